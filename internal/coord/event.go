@@ -153,7 +153,7 @@ func parseBody(s string) (Event, error) {
 	}
 	patchStage := ""
 	if t, st, isPatch := strings.Cut(label, ":"); isPatch {
-		if EventType(t) != EvPatch {
+		if EventType(t) != EvPatch || st == "" {
 			return e, fmt.Errorf("%w: type %q", ErrBadLine, label)
 		}
 		e.Type, patchStage = EvPatch, st
@@ -169,7 +169,7 @@ func parseBody(s string) (Event, error) {
 	seen := map[string]bool{}
 	for rest != "" {
 		var kv string
-		if strings.HasPrefix(rest, "payload=") {
+		if strings.HasPrefix(rest, "payload=") && !seen["payload"] {
 			q, err := strconv.QuotedPrefix(rest[len("payload="):])
 			if err != nil {
 				return e, fmt.Errorf("%w: payload is not a quoted string", ErrBadLine)
