@@ -38,7 +38,7 @@ func TestFleetAgainstTheRealCoordinator(t *testing.T) {
 		return err == nil && j.Stage == coord.StageRunning && j.Holder == "mac-1"
 	})
 	pid := readPid(t, victimDir)
-	t.Cleanup(func() { _ = syscall.Kill(-pid, syscall.SIGKILL) })
+	t.Cleanup(func() { killOrphan(gate, pid) })
 	survivor := startDaemonWith(t, client, url, func(cfg *Config) {
 		cfg.ID, cfg.Token, cfg.Engine, cfg.JobSleep = "ubuntu-1", "tok", "", 100*time.Millisecond
 	})

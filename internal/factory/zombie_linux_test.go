@@ -39,7 +39,7 @@ func TestZombieExecutorIsFenced(t *testing.T) {
 	daemon := startDaemonProcess(t, dir, srv.URL, gatedEngine(gate, false))
 	waitUntil(t, "j1 running", func() bool { return f.patched(coord.StageRunning, 1, true) == 1 })
 	pid := readPid(t, dir)
-	t.Cleanup(func() { _ = syscall.Kill(-pid, syscall.SIGKILL) }) // no orphan, even on failure
+	t.Cleanup(func() { killOrphan(gate, pid) })
 
 	checkOwnGroup(t, pid, daemon.Process.Pid)
 	if err := daemon.Process.Kill(); err != nil {
@@ -152,4 +152,13 @@ func waitOrphan(t *testing.T, pid int) int {
 		t.Fatal("the zombie executor did not exit")
 		return 0
 	}
+}
+
+// killOrphan makes sure a failed test leaves no executor behind: it kills
+// the executor and its group, and opens the gate so that an engine that is
+// somehow outside the group finishes by itself.
+func killOrphan(gate string, pid int) {
+	_ = os.WriteFile(gate, nil, 0o644)
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	_ = syscall.Kill(pid, syscall.SIGKILL)
 }
