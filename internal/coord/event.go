@@ -142,7 +142,7 @@ func parseBody(s string) (Event, error) {
 	timeS, rest, ok2 := strings.Cut(rest, " ")
 	label, rest, _ := strings.Cut(rest, " ")
 	if !ok1 || !ok2 {
-		return e, fmt.Errorf("%w: want <seq> <time> <type> ...", ErrBadLine)
+		return e, fmt.Errorf("%w: want <seq> <time> <type> and fields", ErrBadLine)
 	}
 	var err error
 	if e.Seq, err = strconv.ParseUint(seqS, 10, 64); err != nil {

@@ -215,6 +215,9 @@ func (c *Coordinator) Reap(ctx context.Context) (int, error) {
 	// the lock first has changed one of the three, so the job is skipped and
 	// a job that just completed stays completed.
 	for _, j := range c.state.Expired(c.opt.Clock.Now(), 10000) {
+		if !j.Stage.Held() {
+			continue // cannot happen: Expired returns each live lease once
+		}
 		var err error
 		if b, err = c.requeue(j, EvReclaim, ""); err != nil {
 			c.mu.Unlock()

@@ -76,6 +76,7 @@ func (s *State) SortOrder() {
 }
 
 func (s *State) set(j *Job, st JobState, seq uint64) {
+	prev := j.JobState
 	j.JobState = st
 	j.Seq = seq
 	if st.Stage == StageQueued {
@@ -90,7 +91,11 @@ func (s *State) set(j *Job, st JobState, seq uint64) {
 			heap.Push(q, ent)
 		}
 	}
-	if st.Stage.Held() && !st.ExpiresAt.IsZero() {
+	// A patch keeps the lease as it was: index a lease only when it is new
+	// or moved, so that one lease has one live entry.
+	leaseMoved := prev.Epoch != st.Epoch || !prev.ExpiresAt.Equal(st.ExpiresAt) ||
+		!prev.Stage.Held()
+	if st.Stage.Held() && !st.ExpiresAt.IsZero() && leaseMoved {
 		heap.Push(&s.leases, leaseEntry{j: j, epoch: st.Epoch, expires: st.ExpiresAt})
 	}
 }
@@ -124,7 +129,7 @@ func (s *State) Expired(now time.Time, max int) []*Job {
 		top := s.leases[0]
 		j := top.j
 		live := j.Stage.Held() && j.Epoch == top.epoch && j.ExpiresAt.Equal(top.expires)
-		if !live {
+		if !live || slices.Contains(out, j) {
 			heap.Pop(&s.leases)
 			continue
 		}
