@@ -50,6 +50,9 @@ func (f *envFlags) bindEnv(name, env string) {
 // naming where it came from.
 func (f *envFlags) parse(args []string) error {
 	if err := f.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return err // --help: usage printed, exit 0
+		}
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	var err error
@@ -69,7 +72,7 @@ func (f *envFlags) parse(args []string) error {
 	return err
 }
 
-// fromEnv reports whether flag name was set (by flag or by environment).
+// given reports whether flag name was set, by flag or by environment.
 func (f *envFlags) given(name string) bool {
 	if fl := f.Lookup(name); fl != nil && fl.Changed {
 		return true
