@@ -77,6 +77,10 @@ func run(args []string, io stdio) int {
 		return factory.ExecMain(ctx, rest, dialAPI, io.err)
 	case "bench":
 		err = runBench(rest, io)
+	case "observe":
+		err = runObserve(rest, io)
+	case "fleet":
+		err = runFleet(rest, io)
 	case "help":
 		fmt.Fprint(io.out, topUsage)
 		return exitOK
