@@ -150,12 +150,16 @@ func runDemo(args []string, io stdio) error {
 		view.RunHeadless(progress, io.out)
 	} else {
 		_, viewErr = view.RunDashboard(ctx, progress, nil, cancel, io.out,
-			view.Options{Color: !o.noColor, AltScreen: true, Title: "twofactory demo"})
+			view.Options{Color: !o.noColor, AltScreen: true, Title: "twofactory demo",
+				Mode: cfg.Mode, TestPanic: testPanic(io)})
 		cancel()
 		for range progress { // the dashboard may quit first; let the scenario finish
 		}
 	}
 	out := <-done
+	if viewErr != nil && !errors.Is(viewErr, view.ErrInterrupted) {
+		return viewErr // the dashboard failed (a panic): that, not the stop it caused
+	}
 	return demoResult(ctx, out.res, errors.Join(out.err, viewErr), o, io)
 }
 
@@ -169,7 +173,7 @@ func demoResult(ctx context.Context, res *orchestrate.Results, err error, o demo
 		}
 	}
 	switch {
-	case ctx.Err() != nil && res == nil:
+	case ctx.Err() != nil && res == nil, errors.Is(err, view.ErrInterrupted):
 		return fmt.Errorf("%w: the demo was stopped before it finished", errInterrupted)
 	case err != nil:
 		return err
@@ -179,6 +183,14 @@ func demoResult(ctx context.Context, res *orchestrate.Results, err error, o demo
 		return errFailed
 	}
 	return nil
+}
+
+// testPanic is the dashboard's test-only panic point, from
+// TWOFACTORY_TEST_PANIC (update, view, command or watcher): end-to-end tests
+// use it to check that a panic leaves the terminal usable (case C9).
+func testPanic(io stdio) string {
+	v, _ := io.env("TWOFACTORY_TEST_PANIC")
+	return v
 }
 
 func writeJSON(path string, res *orchestrate.Results, io stdio) error {

@@ -1,11 +1,11 @@
 package view
 
 import (
-	"fmt"
-	"runtime/debug"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/twofactory/twofactory/internal/orchestrate"
 )
 
 // coalesceMax bounds how many queued batches one read merges, so that a
@@ -19,7 +19,7 @@ func guard(what string, f func() tea.Msg) tea.Cmd {
 	return func() (msg tea.Msg) {
 		defer func() {
 			if r := recover(); r != nil {
-				msg = fatalMsg{err: fmt.Errorf("view: %s panicked: %v\n%s", what, r, debug.Stack())}
+				msg = fatalMsg{err: panicError(what, r)}
 			}
 		}()
 		return f()
@@ -29,12 +29,13 @@ func guard(what string, f func() tea.Msg) tea.Cmd {
 // readProgress waits for the scenario's next Progress. It is armed again
 // only by the handler of the message it returns, so there is one reader.
 func (m *model) readProgress() tea.Cmd {
-	feed := m.deps.feed
+	feed, opt := m.deps.feed, m.opt
 	return guard("progress reader", func() tea.Msg {
 		p, ok := feed.next()
 		if !ok {
 			return progressDoneMsg{}
 		}
+		opt.testPanicAt(testPanicCommand, p.Step == orchestrate.StepKill)
 		return progressMsg{p: p}
 	})
 }

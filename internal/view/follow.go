@@ -18,7 +18,14 @@ func openLogWith(opt Options) openFunc {
 		if err := fl.Start(); err != nil {
 			return nil, nil, fmt.Errorf("view: follow %s: %w", path, err)
 		}
-		c := startCoalescer(fl.Batches(), decodeBatch, fl.Stop)
+		decode := decodeBatch
+		if opt.TestPanic == testPanicWatcher {
+			decode = func(b follow.Batch) EventsMsg {
+				opt.testPanicAt(testPanicWatcher, true)
+				return decodeBatch(b)
+			}
+		}
+		c := startCoalescer(fl.Batches(), decode, fl.Stop)
 		return c.source("events.log"), c.Stop, nil
 	}
 }

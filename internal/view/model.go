@@ -72,6 +72,9 @@ type model struct {
 	quitting     bool         // tea.Quit was returned
 	ticking      bool         // a tick is in flight; at most one ever is
 	err          error        // fatal: shown, then returned by RunDashboard
+	// drawErr is a panic recovered in View. View cannot quit, so it leaves
+	// the error here (its only write to the model) for the next Update.
+	drawErr error
 }
 
 // newModel returns the dashboard model for opt, linked to the world by d.
@@ -125,9 +128,27 @@ func (m *model) Init() tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
-// Update routes each message to its one handler. The tick rule is kept
-// here for all of them: a new tick starts only when none is in flight.
-func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+// Update routes each message to its one handler. A panic in any of them
+// (or an earlier one in View) becomes the model's fatal error and a clean
+// quit, so that bubbletea restores the terminal and RunDashboard stops the
+// scenario and reports one line, rather than the program dying with the
+// terminal raw or bubbletea printing a stack over the screen.
+func (m *model) Update(msg tea.Msg) (next tea.Model, cmd tea.Cmd) {
+	next = m // set first: a panic must still hand bubbletea a model to draw
+	defer func() {
+		if r := recover(); r != nil {
+			cmd = m.onFatal(fatalMsg{err: panicError("update", r)})
+		}
+	}()
+	if m.drawErr != nil && m.err == nil {
+		return next, m.onFatal(fatalMsg{err: m.drawErr})
+	}
+	return next, m.update(msg)
+}
+
+// update is Update without the panic guard. The tick rule is kept here for
+// every message: a new tick starts only when none is in flight.
+func (m *model) update(msg tea.Msg) tea.Cmd {
 	var cmd tea.Cmd
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
@@ -155,5 +176,5 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case ctxDoneMsg:
 		cmd = m.onContextDone()
 	}
-	return m, tea.Batch(cmd, m.startTick())
+	return tea.Batch(cmd, m.startTick())
 }

@@ -31,6 +31,11 @@ type Options struct {
 	// EventsLog, when set, is followed from the start (observe mode on a
 	// data directory), without waiting for a Progress that names one.
 	EventsLog string
+	// TestPanic is for tests only: it names a place where the dashboard
+	// panics on purpose ("update", "view", "command" or "watcher"), so that
+	// a test of the real binary can check that the terminal is restored, the
+	// processes stopped and one line reported. Empty panics nowhere.
+	TestPanic string
 	// Poll is the follower's polling fallback interval; zero keeps the
 	// follower's default.
 	Poll time.Duration
@@ -50,5 +55,13 @@ func (o Options) modeLabel() string {
 		return "observe"
 	default:
 		return "demo"
+	}
+}
+
+// testPanicAt panics when where is the test-only panic point chosen and
+// when holds; see TestPanic.
+func (o Options) testPanicAt(where string, when bool) {
+	if when && o.TestPanic == where {
+		panic("test-only panic at " + where + " (TWOFACTORY_TEST_PANIC)")
 	}
 }

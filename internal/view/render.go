@@ -22,10 +22,24 @@ const (
 const maxViolationLines = 3
 
 // View draws the dashboard. It is a pure function of the model: the same
-// model always draws the same screen. The header and the verdict always
-// show; between them the stream gives up its lines first, then the pins,
-// the help, the panels' borders and the job rows.
-func (m *model) View() string {
+// model always draws the same screen. The one exception is a panic while
+// drawing: the screen then shows the error and View records it, so that
+// the next Update (the next tick, or a key) quits cleanly.
+func (m *model) View() (screen string) {
+	defer func() {
+		if r := recover(); r != nil {
+			m.drawErr = panicError("view", r)
+			screen = fit("ERROR: "+m.drawErr.Error(), m.width) + "\nq to quit"
+		}
+	}()
+	return m.draw()
+}
+
+// draw lays the screen out. The header and the verdict always show; between
+// them the stream gives up its lines first, then the pins, the help, the
+// panels' borders and the job rows.
+func (m *model) draw() string {
+	m.opt.testPanicAt(testPanicView, m.victim != "")
 	w, h := m.width, m.height
 	header := m.viewHeader()
 	verdict := m.viewVerdict()

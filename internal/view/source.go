@@ -1,8 +1,6 @@
 package view
 
 import (
-	"fmt"
-	"runtime/debug"
 	"sync"
 )
 
@@ -51,7 +49,7 @@ func (c *coalescer[T]) run(in <-chan T, decode func(T) EventsMsg) {
 	defer close(c.out)
 	defer func() {
 		if r := recover(); r != nil {
-			c.err = fmt.Errorf("view: event reader panicked: %v\n%s", r, debug.Stack())
+			c.err = panicError("event reader", r)
 		}
 	}()
 

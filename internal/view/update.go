@@ -62,6 +62,7 @@ func (m *model) onContextDone() tea.Cmd {
 
 // onProgress shows one Progress and updates what it tells about the fleet.
 func (m *model) onProgress(p orchestrate.Progress) tea.Cmd {
+	m.opt.testPanicAt(testPanicUpdate, p.Step == orchestrate.StepKill)
 	text := clean(p.Text)
 	if text == "" {
 		text = string(p.Step)
