@@ -227,11 +227,15 @@ func tokenEnv(token string) []string {
 // running: the moment to kill the victim, mid-job with a live lease.
 func (r *run) awaitParallel(ctx context.Context) error {
 	v, s := r.cfg.Factories[0], r.cfg.Factories[1]
+	drained := false
 	err := r.w.until(ctx, r.cfg.Timeout, "both factories to run a job at once",
 		func(vw view) bool {
 			jv, js := running(vw.State, v), running(vw.State, s)
 			if jv == nil || js == nil {
-				return false
+				// Once every job is final nothing can overlap any more: say
+				// why now rather than wait out the timeout.
+				drained = r.allFinal(vw.State)
+				return drained
 			}
 			r.parallel = parallelSeen{at: time.Now(), jobs: [2]string{jv.ID, js.ID}}
 			r.victimJob, r.victimEp = jv.ID, jv.Epoch
@@ -240,10 +244,25 @@ func (r *run) awaitParallel(ctx context.Context) error {
 	if err != nil {
 		return r.stuck(err)
 	}
+	if drained {
+		return fmt.Errorf("%w: every job finished before both factories ran one at once; the "+
+			"jobs are too short to kill a factory mid-job (raise DEMO_JOB_SLEEP above %v)",
+			ErrCouldNotRun, r.cfg.JobSleep)
+	}
 	r.out.emit(Progress{Step: StepParallel, Factory: v, Job: r.victimJob, Epoch: r.victimEp,
 		Text: fmt.Sprintf("PARALLELISM observed: %s running %s@%d while %s runs %s",
 			v, r.parallel.jobs[0], r.victimEp, s, r.parallel.jobs[1])})
 	return r.checkServerLease()
+}
+
+// allFinal reports whether every job of the run is in a final stage.
+func (r *run) allFinal(st *coord.State) bool {
+	for _, id := range r.jobs {
+		if j := st.Jobs[id]; j == nil || !j.Stage.Terminal() {
+			return false
+		}
+	}
+	return true
 }
 
 // running returns the job f holds in a working stage (its executor has
@@ -260,6 +279,9 @@ func running(st *coord.State, f string) *coord.Job {
 // stuck explains a wait that did not end, with what the factories said.
 func (r *run) stuck(err error) error {
 	for i, c := range r.factories {
+		if i == 0 && r.zombiePid != 0 {
+			continue // the victim: we killed it, its exit explains nothing
+		}
 		if c != nil && c.exited() {
 			return fmt.Errorf("%w: factory %s exited early (%v); see %s: %w", ErrCouldNotRun,
 				r.cfg.Factories[i], c.err,
