@@ -128,6 +128,7 @@ func Open(dir string, opt Options) (*Coordinator, error) {
 		return nil, err
 	}
 	c.state, c.recovery = state, rec
+	c.markReplayedDirty()
 	c.wal = openWAL(f, rec.LogBytes, state.LastSeq)
 	c.log.Info("recovered", "dir", dir, "jobs", len(state.Jobs), "seq", state.LastSeq,
 		"from_checkpoint", rec.FromCheckpoint, "replayed", rec.Replayed,
@@ -138,6 +139,20 @@ func Open(dir string, opt Options) (*Coordinator, error) {
 		go c.checkpointLoop()
 	}
 	return c, nil
+}
+
+// markReplayedDirty marks for the next checkpoint every job that recovery
+// rebuilt from log lines rather than from its job file. The next
+// checkpoint moves the replay mark past those lines; a job whose file was
+// not written by then would be missing from the next recovery (a crash
+// before the first checkpoint, a restart, one checkpoint, a second crash:
+// the jobs of the first run were gone).
+func (c *Coordinator) markReplayedDirty() {
+	for id, j := range c.state.Jobs {
+		if !c.recovery.FromCheckpoint || j.Seq > c.recovery.CheckpointSeq {
+			c.dirty[id] = struct{}{}
+		}
+	}
 }
 
 // Recovery describes what Open found and did.

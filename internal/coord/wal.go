@@ -127,8 +127,8 @@ func (w *wal) commit() {
 		next.err = err
 		close(next.done)
 	}
-	b.err = err
-	close(b.done)
+	// Advance durable before answering the batch's callers: one who was told
+	// its event is on disk and then reads the events must find it there.
 	if err == nil {
 		w.notifyMu.Lock()
 		w.durable = b.lastSeq
@@ -136,6 +136,8 @@ func (w *wal) commit() {
 		w.notify = make(chan struct{})
 		w.notifyMu.Unlock()
 	}
+	b.err = err
+	close(b.done)
 }
 
 func writeAndSync(f *os.File, buf []byte) error {
