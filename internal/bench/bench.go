@@ -1,7 +1,9 @@
 // Package bench measures the coordinator's burn-down rate: how many jobs a
 // second go from queued through claim to an accepted done, over loopback
 // HTTP with fsync on, as a function of concurrent clients, claim batch size
-// and queue depth. `twofactory-tui bench` and the Go benchmarks both run it.
+// and queue depth. `twofactory-tui bench` and the Go benchmarks both run it,
+// and Drain is also the claimer that the multi-process tests start as real
+// processes against one coordinator.
 package bench
 
 import (
@@ -34,6 +36,8 @@ type Result struct {
 	Calls      int64         // HTTP calls made during the burn-down
 }
 
+// String is the one-line figure the bench command prints: jobs/s first, so
+// that runs can be compared by eye or with awk.
 func (r Result) String() string {
 	return fmt.Sprintf("jobs=%d clients=%d batch=%d: %.0f jobs/s (burn-down %.2fs, %d calls, "+
 		"%.0f calls/s; queueing took %.2fs)", r.Jobs, r.Clients, r.Batch, r.JobsPerSec,
@@ -63,7 +67,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	res := Result{Options: o}
 
 	start := time.Now()
-	if err := queue(ctx, c, o.Jobs); err != nil {
+	if err := Queue(ctx, c, "b", o.Jobs); err != nil {
 		return res, err
 	}
 	res.Submit = time.Since(start)
@@ -74,18 +78,20 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, fmt.Errorf("bench: %w", err)
 	}
 	defer srv.Stop(context.Background())
-	base := "http://" + addr.String() + "/api"
 
-	start = time.Now()
-	calls, err := burn(ctx, base, o)
-	res.BurnDown, res.Calls = time.Since(start), calls
+	d, err := Drain(ctx, DrainOptions{Base: "http://" + addr.String() + "/api",
+		Clients: o.Clients, Batch: o.Batch, Prefix: "bench"})
+	res.BurnDown, res.Calls = d.Took, d.Calls
 	res.JobsPerSec = float64(o.Jobs) / res.BurnDown.Seconds()
+	if err == nil && d.Jobs != int64(o.Jobs) {
+		err = fmt.Errorf("bench: %d jobs queued but %d completed", o.Jobs, d.Jobs)
+	}
 	return res, err
 }
 
-// queue submits n jobs from 16 goroutines, so that their log writes share
-// fsyncs the way concurrent clients' do.
-func queue(ctx context.Context, c *coord.Coordinator, n int) error {
+// Queue submits n jobs named <prefix><7 digits> from 16 goroutines, so that
+// their log writes share fsyncs the way concurrent clients' do.
+func Queue(ctx context.Context, svc coord.Service, prefix string, n int) error {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)
@@ -96,8 +102,8 @@ func queue(ctx context.Context, c *coord.Coordinator, n int) error {
 				if i > int64(n) {
 					return
 				}
-				id := fmt.Sprintf("b%07d", i)
-				if _, _, err := c.Submit(ctx, coord.SubmitRequest{ID: id}); err != nil {
+				id := fmt.Sprintf("%s%07d", prefix, i)
+				if _, _, err := svc.Submit(ctx, coord.SubmitRequest{ID: id}); err != nil {
 					errs <- fmt.Errorf("bench: submit %s: %w", id, err)
 					return
 				}
@@ -109,45 +115,105 @@ func queue(ctx context.Context, c *coord.Coordinator, n int) error {
 	return <-errs
 }
 
-// burn runs the clients until the queue is empty and every job is done.
-func burn(ctx context.Context, base string, o Options) (int64, error) {
-	var calls atomic.Int64
+// DrainOptions configure Drain: a set of claimers against a running API.
+type DrainOptions struct {
+	Base    string // the API's base URL, e.g. http://127.0.0.1:4003/api
+	Token   string // bearer token, if the coordinator wants one
+	Clients int    // concurrent claimers, factories <Prefix>-0 ... <Prefix>-(N-1)
+	Batch   int    // jobs per claim call
+	Prefix  string // factory id prefix; distinct per process in multi-process runs
+	// OnGrant, when set, is called (from any client's goroutine) for every
+	// grant the coordinator acknowledged, before its done is sent.
+	OnGrant func(factory string, g coord.Grant)
+}
+
+// DrainResult is what Drain did.
+type DrainResult struct {
+	Jobs  int64         // jobs claimed and completed
+	Calls int64         // HTTP calls made
+	Took  time.Duration // first claim to last done
+}
+
+// Drain runs o.Clients claimers that claim and complete jobs until the
+// coordinator has nothing queued, and reports how many they completed.
+func Drain(ctx context.Context, o DrainOptions) (DrainResult, error) {
+	if o.Clients <= 0 || o.Batch <= 0 {
+		return DrainResult{}, errors.New("bench: --clients and --batch must be above zero")
+	}
+	if o.Prefix == "" {
+		o.Prefix = "bench"
+	}
+	clients := make([]*api.Client, o.Clients)
+	for i := range clients {
+		cl, err := api.NewClient(o.Base, o.Token)
+		if err != nil {
+			return DrainResult{}, fmt.Errorf("bench: %w", err)
+		}
+		clients[i] = cl
+	}
+
+	var res DrainResult
+	var calls, jobs atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, o.Clients)
-	for i := range o.Clients {
-		cl, err := api.NewClient(base, "")
-		if err != nil {
-			return 0, err
-		}
+	start := time.Now()
+	for i, cl := range clients {
+		w := worker{cl: cl, id: fmt.Sprintf("%s-%d", o.Prefix, i), batch: o.Batch,
+			onGrant: o.OnGrant, calls: &calls, jobs: &jobs}
 		wg.Go(func() {
 			defer cl.Close()
-			if err := client(ctx, cl, fmt.Sprintf("bench-%d", i), o.Batch, &calls); err != nil {
+			if err := w.run(ctx); err != nil {
 				errs <- err
 			}
 		})
 	}
 	wg.Wait()
+	res.Took, res.Calls, res.Jobs = time.Since(start), calls.Load(), jobs.Load()
 	close(errs)
-	return calls.Load(), <-errs
+	return res, <-errs
 }
 
-func client(ctx context.Context, cl *api.Client, id string, batch int, calls *atomic.Int64) error {
+// worker is one claimer: a factory id with its own HTTP client.
+type worker struct {
+	cl      *api.Client
+	id      string
+	batch   int
+	onGrant func(string, coord.Grant)
+	calls   *atomic.Int64
+	jobs    *atomic.Int64
+}
+
+func (w worker) run(ctx context.Context) error {
 	for {
-		gs, err := cl.Claim(ctx, coord.ClaimRequest{Factory: id, Max: batch})
-		calls.Add(1)
+		gs, err := w.cl.Claim(ctx, coord.ClaimRequest{Factory: w.id, Max: w.batch})
+		w.calls.Add(1)
 		if err != nil {
-			return fmt.Errorf("bench: claim: %w", err)
+			return fmt.Errorf("bench: claim by %s: %w", w.id, err)
 		}
 		if len(gs) == 0 {
 			return nil
 		}
-		for _, g := range gs {
-			r := coord.Report{Job: g.Job.ID, Factory: id, Epoch: g.Lease.Epoch,
-				Stage: coord.StageDone}
-			calls.Add(1)
-			if _, err := cl.Patch(ctx, r); err != nil {
-				return fmt.Errorf("bench: done %s: %w", g.Job.ID, err)
+		if w.onGrant != nil {
+			for _, g := range gs {
+				w.onGrant(w.id, g)
 			}
 		}
+		if err := w.finish(ctx, gs); err != nil {
+			return err
+		}
 	}
+}
+
+// finish reports done for every grant of one claim.
+func (w worker) finish(ctx context.Context, gs []coord.Grant) error {
+	for _, g := range gs {
+		r := coord.Report{Job: g.Job.ID, Factory: w.id, Epoch: g.Lease.Epoch,
+			Stage: coord.StageDone}
+		w.calls.Add(1)
+		if _, err := w.cl.Patch(ctx, r); err != nil {
+			return fmt.Errorf("bench: done %s by %s: %w", g.Job.ID, w.id, err)
+		}
+		w.jobs.Add(1)
+	}
+	return nil
 }
