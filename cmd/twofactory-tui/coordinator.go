@@ -48,6 +48,13 @@ func runCoordinator(args []string, io stdio) error {
 		return usageError("--lease, --reap-interval and --checkpoint-interval must be above zero")
 	}
 
+	// Catch the signals before the address is announced: a script that
+	// reads it and at once sends SIGTERM must get the clean stop, not the
+	// default action's sudden death.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+	defer signal.Stop(sig)
+
 	log := slog.New(slog.NewTextHandler(io.err, nil))
 	c, err := coord.Open(*dir, coord.Options{Lease: *lease, ReapInterval: *reap,
 		CheckpointInterval: *ckpt, Product: *product, Logger: log, Bug: b})
@@ -72,9 +79,6 @@ func runCoordinator(args []string, io stdio) error {
 	}
 	fmt.Fprintf(io.err, "coordinator listening on %s\n", addr)
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
-	defer signal.Stop(sig)
 	s := <-sig
 	log.Info("stopping", "signal", s.String())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -2,6 +2,7 @@ package crashtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,6 +25,7 @@ type acks struct {
 	claims    map[string]claimAck // the newest acknowledged claim of each job
 	done      map[string]claimAck // acknowledged done reports
 	n         atomic.Int64        // acknowledged operations so far
+	answered  []*api.StatusError  // calls the server answered with an error status
 }
 
 // claimAck is one acknowledged grant or done: who, at which epoch.
@@ -35,6 +37,19 @@ type claimAck struct {
 func newAcks() *acks {
 	return &acks{submitted: map[string]bool{}, claims: map[string]claimAck{},
 		done: map[string]claimAck{}}
+}
+
+// failed notes a call's error and returns false, which ends the client. A
+// connection error is what a dead or stopping server gives; an error status
+// is kept for the test to judge.
+func (a *acks) failed(err error) bool {
+	var se *api.StatusError
+	if errors.As(err, &se) {
+		a.mu.Lock()
+		a.answered = append(a.answered, se)
+		a.mu.Unlock()
+	}
+	return false
 }
 
 func (a *acks) record(f func()) {
@@ -70,12 +85,12 @@ func hammer(ctx context.Context, p *coordProc, a *acks, round, clients int) *syn
 // false at the first failed call.
 func cycle(ctx context.Context, cl *api.Client, a *acks, factory, id string, max int) bool {
 	if _, _, err := cl.Submit(ctx, coord.SubmitRequest{ID: id}); err != nil {
-		return false
+		return a.failed(err)
 	}
 	a.record(func() { a.submitted[id] = true })
 	gs, err := cl.Claim(ctx, coord.ClaimRequest{Factory: factory, Max: max})
 	if err != nil {
-		return false
+		return a.failed(err)
 	}
 	a.record(func() {
 		for _, g := range gs {
@@ -89,7 +104,7 @@ func cycle(ctx context.Context, cl *api.Client, a *acks, factory, id string, max
 		r := coord.Report{Job: g.Job.ID, Factory: factory, Epoch: g.Lease.Epoch,
 			Stage: coord.StageDone}
 		if _, err := cl.Patch(ctx, r); err != nil {
-			return false
+			return a.failed(err)
 		}
 		a.record(func() { a.done[g.Job.ID] = claimAck{factory, g.Lease.Epoch} })
 	}
@@ -162,6 +177,11 @@ func TestSIGKILLKeepsEveryAcknowledgedOperation(t *testing.T) {
 		}
 	}
 
+	for _, se := range a.answered {
+		if se.Code >= 500 {
+			t.Errorf("a client was answered %v", se)
+		}
+	}
 	p := startCoord(t, dir, args...)
 	a.verify(t, list(t, p))
 	p.signal(syscall.SIGTERM)
