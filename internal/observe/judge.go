@@ -30,7 +30,7 @@ func NewJudge(check bool) *Judge {
 // the verdict, and what follows it mostly echoes it.
 func (j *Judge) Apply(m view.EventsMsg) ([]coord.Event, *coord.Violation) {
 	if m.Reset {
-		j.checker, j.last, j.failed = coord.NewChecker(), 0, nil
+		j.checker, j.last, j.failed, j.events = coord.NewChecker(), 0, nil, 0
 	}
 	fresh := m.Events[:0:0]
 	var found *coord.Violation

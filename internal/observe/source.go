@@ -139,8 +139,10 @@ type apiSource struct {
 	cl   EventLister
 	once bool
 	log  *slog.Logger
-	// wait is the long poll's wait; retry the first pause after a failure.
-	wait, retry time.Duration
+	// wait is the long poll's wait; retry the first pause after a failure;
+	// idle the least time between two empty answers, so that a server that
+	// does not hold a poll open is not asked in a tight loop.
+	wait, retry, idle time.Duration
 }
 
 // APISource long-polls cl for events after the last one seen. With once it
@@ -155,7 +157,7 @@ func APISource(name string, cl EventLister, once bool, log *slog.Logger) Source 
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &apiSource{name: name, cl: cl, once: once, log: log,
-		wait: 25 * time.Second, retry: 250 * time.Millisecond}
+		wait: 25 * time.Second, retry: 250 * time.Millisecond, idle: 200 * time.Millisecond}
 }
 
 func (s *apiSource) Name() string { return s.name }
@@ -173,6 +175,7 @@ func (s *apiSource) Run(ctx context.Context, out chan<- view.EventsMsg) error {
 		if s.once {
 			wait = 0
 		}
+		asked := time.Now()
 		evs, err := s.cl.Events(ctx, after, apiPage, wait)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -194,12 +197,11 @@ func (s *apiSource) Run(ctx context.Context, out chan<- view.EventsMsg) error {
 			if s.once {
 				return nil
 			}
-			if after > 0 {
-				reset = s.restarted(ctx, first)
-				if reset {
-					after, first = 0, nil
-					continue
-				}
+			if after > 0 && s.restarted(ctx, first) {
+				after, first, reset = 0, nil, true
+			}
+			if !sleep(ctx, s.idle-time.Since(asked)) {
+				return nil
 			}
 			continue
 		}
