@@ -370,10 +370,18 @@ func (r *run) reapWait() time.Duration {
 func (r *run) awaitReclaim(ctx context.Context) error {
 	job, ep, s := r.victimJob, r.victimEp, r.cfg.Factories[1]
 	err := r.w.until(ctx, r.reapWait(), "the reaper to reclaim "+job, func(vw view) bool {
+		// A job that ends at the victim's epoch was finished by the victim
+		// (its done was in flight at the kill): there is nothing to reclaim.
+		if j := vw.State.Jobs[job]; j != nil && j.Stage.Terminal() && j.Epoch == ep {
+			return true
+		}
 		return findEvent(vw.Events, func(e coord.Event) bool {
 			return e.Type == coord.EvReclaim && e.Job == job && e.Epoch == ep
 		}) != nil
 	})
+	if err := r.checkStillHeld(); err != nil {
+		return err
+	}
 	if err != nil {
 		return r.soft(ctx, err)
 	}
