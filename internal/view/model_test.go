@@ -250,6 +250,25 @@ func TestQuitWhileRunningStopsTheScenarioFirst(t *testing.T) {
 	}
 }
 
+func TestQuitAfterTheVerdictLetsTheCleanupFinish(t *testing.T) {
+	cancelled := 0
+	tm := newTestModel(t, Options{}, 80, 24)
+	tm.deps.cancel = func() { cancelled++ }
+	judge := step(7*time.Second, orchestrate.StepJudge, "judge: guarantees judged")
+	judge.Results = passResults()
+	tm.send(progressMsg{p: judge})
+
+	cmd := tm.onKey(keyRune('q'))
+	if isQuit(cmd) || cancelled != 0 || tm.interrupted || !tm.stopping {
+		t.Fatalf("q after the verdict: quit=%v cancelled=%d interrupted=%v stopping=%v, "+
+			"want to wait for the cleanup without cancelling", isQuit(cmd), cancelled,
+			tm.interrupted, tm.stopping)
+	}
+	if _, cmd = tm.Update(progressDoneMsg{}); !isQuit(cmd) {
+		t.Error("the scenario's end after a quit did not quit")
+	}
+}
+
 func TestQuitKeys(t *testing.T) {
 	tests := []struct {
 		name string

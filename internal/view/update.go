@@ -29,15 +29,22 @@ func (m *model) onKey(msg tea.KeyMsg) tea.Cmd {
 	return nil
 }
 
-// requestQuit leaves at once when the scenario is over. Otherwise it asks
-// the scenario to stop and keeps drawing until the progress channel closes,
-// so the children are stopped before the dashboard goes. A second quit
-// while stopping leaves the screen anyway; RunDashboard still waits for the
-// scenario, in plain text.
+// requestQuit leaves at once when the scenario is over. Once the verdict is
+// in, the scenario is only cleaning up: it is left to finish (a quit then
+// is no interruption, and the exit code is the verdict's). Otherwise it
+// asks the scenario to stop and keeps drawing until the progress channel
+// closes, so the children are stopped before the dashboard goes. A second
+// quit while stopping leaves the screen anyway; RunDashboard still waits
+// for the scenario, in plain text.
 func (m *model) requestQuit() tea.Cmd {
 	if m.scenarioDone || m.stopping {
 		m.quitting = true
 		return tea.Quit
+	}
+	if m.results != nil {
+		m.stopping = true
+		m.status = "finishing: the scenario is stopping its processes (q again to leave now)"
+		return nil
 	}
 	m.stopping, m.interrupted = true, true
 	m.status = "stopping: waiting for the scenario to stop its processes (q again to leave now)"
