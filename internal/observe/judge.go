@@ -32,15 +32,11 @@ func (j *Judge) Apply(m view.EventsMsg) ([]coord.Event, *coord.Violation) {
 	if m.Reset {
 		j.checker, j.last, j.failed, j.events = coord.NewChecker(), 0, nil, 0
 	}
-	fresh := m.Events[:0:0]
+	fresh := j.unseen(m.Events)
 	var found *coord.Violation
-	for _, e := range m.Events {
-		if e.Seq <= j.last {
-			continue
-		}
+	for _, e := range fresh {
 		j.last = e.Seq
 		j.events++
-		fresh = append(fresh, e)
 		if !j.check || j.failed != nil {
 			continue
 		}
@@ -50,6 +46,32 @@ func (j *Judge) Apply(m view.EventsMsg) ([]coord.Event, *coord.Violation) {
 		}
 	}
 	return fresh, found
+}
+
+// unseen returns the events of evs above the last one seen, in order. The
+// usual batch is all new and is returned as it is: events are large, and a
+// copy of every batch was most of what folding a big log allocated.
+func (j *Judge) unseen(evs []coord.Event) []coord.Event {
+	last, fresh := j.last, true
+	for _, e := range evs {
+		if e.Seq <= last {
+			fresh = false
+			break
+		}
+		last = e.Seq
+	}
+	if fresh {
+		return evs
+	}
+	var out []coord.Event
+	last = j.last
+	for _, e := range evs {
+		if e.Seq > last {
+			out = append(out, e)
+			last = e.Seq
+		}
+	}
+	return out
 }
 
 // Events counts the events applied since the last Reset.

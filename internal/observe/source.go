@@ -99,32 +99,60 @@ func (s *onceFileSource) Run(ctx context.Context, out chan<- view.EventsMsg) err
 	defer f.Close()
 
 	r := bufio.NewReaderSize(f, 256<<10)
-	var lines [][]byte
-	skipped := 0
-	flush := func() bool {
-		events, errs := follow.Decode(lines)
-		lines = lines[:0]
-		m := view.EventsMsg{Events: events, Skipped: skipped + len(errs)}
-		skipped = 0
-		return send(ctx, out, m)
-	}
+	b := &onceBatcher{}
 	for {
-		line, rerr := r.ReadBytes('\n')
-		switch {
-		case len(line) > maxLine || (rerr == io.EOF && len(line) > 0):
-			skipped++ // too long to be an event, or torn: not finished yet
-		case len(line) > 0:
-			lines = append(lines, line[:len(line)-1])
-		}
-		if rerr != nil && !errors.Is(rerr, io.EOF) {
+		line, rerr := r.ReadSlice('\n')
+		b.add(line, rerr)
+		if rerr != nil && !errors.Is(rerr, io.EOF) && !errors.Is(rerr, bufio.ErrBufferFull) {
 			return fmt.Errorf("read %s: %w", s.path, rerr)
 		}
-		if rerr != nil || len(lines) == onceBatch {
-			if !flush() || rerr != nil {
+		if errors.Is(rerr, io.EOF) || len(b.lines) == onceBatch {
+			if !send(ctx, out, b.take()) || errors.Is(rerr, io.EOF) {
 				return nil
 			}
 		}
 	}
+}
+
+// onceBatcher gathers a one-shot read's lines into batches, copying them
+// into one buffer per batch rather than one allocation per line.
+type onceBatcher struct {
+	arena   []byte
+	lines   [][]byte
+	long    []byte // the line being read when it outgrew the reader's buffer
+	skipped int
+}
+
+// add takes what ReadSlice returned: a whole line, or part of a long one
+// (ErrBufferFull), or an unfinished last line (EOF).
+func (b *onceBatcher) add(part []byte, err error) {
+	switch {
+	case errors.Is(err, bufio.ErrBufferFull):
+		if len(b.long) <= maxLine {
+			b.long = append(b.long, part...)
+		}
+		return
+	case b.long != nil:
+		part = append(b.long, part...)
+		b.long = nil
+	}
+	switch {
+	case len(part) == 0:
+	case len(part) > maxLine || part[len(part)-1] != '\n':
+		b.skipped++ // too long to be an event, or torn: not finished yet
+	default:
+		start := len(b.arena)
+		b.arena = append(b.arena, part[:len(part)-1]...)
+		b.lines = append(b.lines, b.arena[start:len(b.arena):len(b.arena)])
+	}
+}
+
+// take decodes the gathered lines into a batch and starts a new one.
+func (b *onceBatcher) take() view.EventsMsg {
+	events, errs := follow.Decode(b.lines)
+	m := view.EventsMsg{Events: events, Skipped: b.skipped + len(errs)}
+	b.arena, b.lines, b.skipped = make([]byte, 0, len(b.arena)), b.lines[:0], 0
+	return m
 }
 
 // EventLister is the part of the coordinator API an API source needs;
