@@ -42,6 +42,7 @@ func TestDashboardRunsTheDemoAndLeavesNothing(t *testing.T) {
 	if !colourSGR.MatchString(p.screenEscapes()) {
 		t.Error("no colour escapes on a colour terminal: the NO_COLOR check would prove nothing")
 	}
+	p.waitText(waitStep, "press q to exit") // the scenario is over: nothing moves now
 	measureIdleCPU(t, p)
 
 	p.keys("q")
