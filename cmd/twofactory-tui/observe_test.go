@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/twofactory/twofactory/internal/coord"
 	"github.com/twofactory/twofactory/internal/coord/api"
+	"github.com/twofactory/twofactory/internal/testbin"
 )
 
 // These tests run `observe` as a user would (the real binary, through the
@@ -295,4 +298,101 @@ func freePort(t *testing.T) string {
 	addr := l.Addr().String()
 	l.Close()
 	return addr
+}
+
+// tmuxRun runs args of the real binary in a private tmux server with a
+// fixed size, and offers the screen and the exit code.
+type tmuxRun struct {
+	t      *testing.T
+	socket string
+	exit   string // file the exit code is written to
+}
+
+func startTmux(t *testing.T, args ...string) *tmuxRun {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux not installed")
+	}
+	bin := testbin.Path(t)
+	dir := t.TempDir()
+	r := &tmuxRun{t: t, socket: "tf-observe-" + filepath.Base(dir),
+		exit: filepath.Join(dir, "exit")}
+	quoted := []string{"NO_COLOR=1", strconv.Quote(bin)}
+	for _, a := range args {
+		quoted = append(quoted, strconv.Quote(a))
+	}
+	shell := strings.Join(quoted, " ") + "; echo $? > " + strconv.Quote(r.exit) + "; sleep 60"
+	cmd := exec.Command("tmux", "-L", r.socket, "-f", "/dev/null", "new-session", "-d",
+		"-x", "120", "-y", "40", shell)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("tmux: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("tmux", "-L", r.socket, "kill-server").Run() })
+	return r
+}
+
+func (r *tmuxRun) screen() string {
+	out, _ := exec.Command("tmux", "-L", r.socket, "capture-pane", "-p").Output()
+	return string(out)
+}
+
+// waitScreen waits until the screen shows text.
+func (r *tmuxRun) waitScreen(text string) {
+	r.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(r.screen(), text) {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("screen never showed %q:\n%s", text, r.screen())
+		}
+		time.Sleep(20 * time.Millisecond) // tmux has no change notification
+	}
+}
+
+// quit presses q and returns the exit code.
+func (r *tmuxRun) quit() int {
+	r.t.Helper()
+	if err := exec.Command("tmux", "-L", r.socket, "send-keys", "q").Run(); err != nil {
+		r.t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		data, err := os.ReadFile(r.exit)
+		if err == nil && bytes.HasSuffix(data, []byte("\n")) {
+			code, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+			return code
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("no exit after q:\n%s", r.screen())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestObserveDashboard: the dashboard on a followed directory shows its
+// jobs as they appear and leaves with q (exit 0); with --check it shows a
+// double grant the moment it lands, and leaving then exits 1.
+func TestObserveDashboard(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	log := filepath.Join(dir, "events.log")
+	r := startTmux(t, "observe", "--dir", dir, "--poll", "0.05")
+	r.waitScreen("observing")
+	h := newHistory()
+	appendFile(t, log, h.submitClaim(nil, "seen-1", "mac-1"))
+	r.waitScreen("seen-1")
+	if code := r.quit(); code != exitOK {
+		t.Errorf("observe dashboard: exit %d after q, want 0", code)
+	}
+
+	dir2 := t.TempDir()
+	r2 := startTmux(t, "observe", "--dir", dir2, "--check", "--poll", "0.05")
+	r2.waitScreen("observing")
+	h2 := newHistory()
+	bad := h2.submitClaim(nil, "j-1", "mac-1")
+	bad = h2.ev(bad, coord.EvClaim, "j-1", "ubuntu-1", 1, coord.StageClaimed, "ubuntu-1", 1)
+	appendFile(t, filepath.Join(dir2, "events.log"), bad)
+	r2.waitScreen("VIOLATION double-grant")
+	if code := r2.quit(); code != exitFail {
+		t.Errorf("observe --check dashboard: exit %d after a violation, want 1", code)
+	}
 }
