@@ -368,6 +368,13 @@ func TestDemoSignals(t *testing.T) {
 			t.Parallel()
 			d := startDemo(t, []string{"--headless"}, "DEMO_JOB_SLEEP=30")
 			d.waitFor("PARALLELISM observed")
+			// The scan that later finds none must see the run's processes
+			// now (the demo, coordinator, factories, executors), or its
+			// "none left" would prove nothing.
+			if live := processesOf(d.tmp, d.marker); len(live) < 4 {
+				t.Errorf("the /proc scan sees %d processes of a live run, want 4 or more: %v",
+					len(live), live)
+			}
 			if err := d.cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
