@@ -206,14 +206,26 @@ func (p *pane) checkNothingLeft() {
 	}
 }
 
-// stop kills the tmux server and whatever the run left (reported already).
+// stop kills the tmux server, removes its socket (which kill-server leaves
+// behind) and kills whatever the run left (reported already).
 func (p *pane) stop() {
 	_ = exec.Command("tmux", "-L", p.socket, "kill-server").Run()
+	_ = os.Remove(socketPath(p.socket))
 	for _, pr := range markedProcs(p.mark) {
 		if proc, err := os.FindProcess(pr.pid); err == nil {
 			_ = proc.Kill()
 		}
 	}
+}
+
+// socketPath is where tmux keeps the socket of "-L name": in
+// $TMUX_TMPDIR (default /tmp), under tmux-<uid>.
+func socketPath(name string) string {
+	dir := os.Getenv("TMUX_TMPDIR")
+	if dir == "" {
+		dir = "/tmp"
+	}
+	return filepath.Join(dir, fmt.Sprintf("tmux-%d", os.Getuid()), name)
 }
 
 // shellQuote quotes s for sh.
