@@ -100,6 +100,11 @@ func TestDashboardStopsMidRun(t *testing.T) {
 			// After the kill, the victim's executor is frozen (SIGSTOPped):
 			// the hardest moment to stop everything cleanly.
 			p.waitText(waitRun, textKill)
+			// The scan must see the live run (demo, coordinator, survivor,
+			// frozen executor...) before it is trusted to find none.
+			if live := markedProcs(p.mark); len(live) < 3 {
+				t.Fatalf("the /proc scan sees %d processes of a live run: %v", len(live), live)
+			}
 			p.keys(key)
 			if code := p.waitExit(); code != 130 {
 				t.Errorf("exit code %d after %s mid-run, want 130", code, key)
