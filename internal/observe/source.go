@@ -94,7 +94,7 @@ const maxLine = 1 << 20
 func (s *onceFileSource) Run(ctx context.Context, out chan<- view.EventsMsg) error {
 	f, err := os.Open(s.path)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", s.path, err)
+		return fmt.Errorf("read the history: %w", err) // err names the path
 	}
 	defer f.Close()
 
