@@ -21,9 +21,9 @@ lines=${1:-1000000}
 runs=${RUNS:-3}
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
-sock="observe-bench-$$"
+sock="$tmp/tmux.sock" # a private server, its socket gone with $tmp
 cleanup() {
-	tmux -L "$sock" kill-server 2>/dev/null || true
+	tmux -S "$sock" kill-server 2>/dev/null || true
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -71,19 +71,19 @@ if ! command -v tmux >/dev/null; then
 fi
 for i in $(seq "$runs"); do
 	start=$(now)
-	tmux -L "$sock" new-session -d -x 160 -y 50 \
+	tmux -S "$sock" new-session -d -x 160 -y 50 \
 		"/usr/bin/time -v -o $tmp/t-dash $bin observe --dir $tmp/data --no-color; sleep 30"
 	first="" last=""
 	deadline=$(( $(now) + 120000000000 ))
 	while [ -z "$last" ] && [ "$(now)" -lt "$deadline" ]; do
-		screen=$(tmux -L "$sock" capture-pane -p 2>/dev/null || true)
+		screen=$(tmux -S "$sock" capture-pane -p 2>/dev/null || true)
 		if [ -z "$first" ] && grep -q "observing" <<<"$screen"; then first=$(now); fi
 		if grep -Eq "job-$(( n / 8 - 1 )) +done" <<<"$screen"; then last=$(now); fi
 		sleep 0.02
 	done
-	tmux -L "$sock" send-keys q
+	tmux -S "$sock" send-keys q
 	for _ in $(seq 250); do [ -s "$tmp/t-dash" ] && break; sleep 0.02; done
-	tmux -L "$sock" kill-server 2>/dev/null || true
+	tmux -S "$sock" kill-server 2>/dev/null || true
 	echo "dash   run $i: first screen $(ms "$start" "${first:-$start}") ms, last job done on" \
 		"screen $(ms "$start" "${last:-$start}") ms, peak RSS $(rss "$tmp/t-dash")"
 	rm -f "$tmp/t-dash"

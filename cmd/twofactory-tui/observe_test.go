@@ -304,7 +304,7 @@ func freePort(t *testing.T) string {
 // fixed size, and offers the screen and the exit code.
 type tmuxRun struct {
 	t      *testing.T
-	socket string
+	socket string // the private server's socket path
 	exit   string // file the exit code is written to
 }
 
@@ -315,24 +315,25 @@ func startTmux(t *testing.T, args ...string) *tmuxRun {
 	}
 	bin := testbin.Path(t)
 	dir := t.TempDir()
-	r := &tmuxRun{t: t, socket: "tf-observe-" + filepath.Base(dir),
+	// A socket in the test's own directory: unique, and gone with it.
+	r := &tmuxRun{t: t, socket: filepath.Join(dir, "tmux.sock"),
 		exit: filepath.Join(dir, "exit")}
 	quoted := []string{"NO_COLOR=1", strconv.Quote(bin)}
 	for _, a := range args {
 		quoted = append(quoted, strconv.Quote(a))
 	}
 	shell := strings.Join(quoted, " ") + "; echo $? > " + strconv.Quote(r.exit) + "; sleep 60"
-	cmd := exec.Command("tmux", "-L", r.socket, "-f", "/dev/null", "new-session", "-d",
+	cmd := exec.Command("tmux", "-S", r.socket, "-f", "/dev/null", "new-session", "-d",
 		"-x", "120", "-y", "40", shell)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("tmux: %v: %s", err, out)
 	}
-	t.Cleanup(func() { _ = exec.Command("tmux", "-L", r.socket, "kill-server").Run() })
+	t.Cleanup(func() { _ = exec.Command("tmux", "-S", r.socket, "kill-server").Run() })
 	return r
 }
 
 func (r *tmuxRun) screen() string {
-	out, _ := exec.Command("tmux", "-L", r.socket, "capture-pane", "-p").Output()
+	out, _ := exec.Command("tmux", "-S", r.socket, "capture-pane", "-p").Output()
 	return string(out)
 }
 
@@ -351,7 +352,7 @@ func (r *tmuxRun) waitScreen(text string) {
 // quit presses q and returns the exit code.
 func (r *tmuxRun) quit() int {
 	r.t.Helper()
-	if err := exec.Command("tmux", "-L", r.socket, "send-keys", "q").Run(); err != nil {
+	if err := exec.Command("tmux", "-S", r.socket, "send-keys", "q").Run(); err != nil {
 		r.t.Fatal(err)
 	}
 	deadline := time.Now().Add(30 * time.Second)
