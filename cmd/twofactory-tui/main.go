@@ -85,8 +85,8 @@ func run(args []string, io stdio) int {
 		fmt.Fprint(io.out, topUsage)
 		return exitOK
 	default:
-		err = usageError("unknown command %q (want demo, coordinator, factory, observe or "+
-			"bench; see --help)", cmd)
+		err = usageError("unknown command %q (want demo, coordinator, factory, observe, "+
+			"fleet or bench; see help)", cmd)
 	}
 	return report(err, io.err)
 }
@@ -124,6 +124,7 @@ Usage:
   twofactory-tui coordinator [flags]  serve the coordinator on a data directory
   twofactory-tui factory [flags]      run a factory daemon
   twofactory-tui observe [flags]      watch a running fleet
+  twofactory-tui fleet [flags]        run one factory daemon per product
   twofactory-tui bench [flags]        measure claim -> done throughput
 
 Each command takes --help.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // ViolationKind names which guarantee an event history broke.
@@ -23,6 +24,10 @@ const (
 	// that is not the holder at the held epoch: a report that should have
 	// been fenced.
 	VStaleAccepted ViolationKind = "stale-accepted"
+	// VExpiredAccepted: a RENEW, PATCH or RELEASE from the holder was
+	// accepted at or after the end of its lease, by the coordinator's own
+	// clock: the lease was dead, and the job should have been reclaimed.
+	VExpiredAccepted ViolationKind = "expired-accepted"
 	// VEpochRegress: an epoch that does not grow: a RECLAIM or RELEASE not
 	// to epoch+1, or a CLAIM below the job's epoch.
 	VEpochRegress ViolationKind = "epoch-regress"
@@ -185,6 +190,9 @@ type jobModel struct {
 	phase   phase
 	holders []string
 	grants  map[uint64]ClaimRecord // the first grant of each epoch
+	// leaseEnd is when the holder's lease runs out, as the coordinator
+	// last stated it (CLAIM, RENEW); zero when nobody holds the job.
+	leaseEnd time.Time
 	dirty   bool
 }
 
@@ -376,6 +384,7 @@ func (j *jobModel) grantTo(e Event) {
 		j.holders = append(j.holders, e.Factory)
 	}
 	j.phase = phaseHeld
+	j.leaseEnd = e.After.ExpiresAt
 	j.st.Stage, j.st.Holder, j.st.Epoch = StageClaimed, e.Factory, e.Epoch
 	j.st.Claims = append(j.st.Claims, ClaimRecord{Seq: e.Seq, Factory: e.Factory, Epoch: e.Epoch})
 }
@@ -395,8 +404,17 @@ func (j *jobModel) report(e Event) []Violation {
 		return j.ship(e, false, []Violation{v})
 	}
 
+	if !j.leaseEnd.IsZero() && !e.Time.Before(j.leaseEnd) {
+		v := violation(VExpiredAccepted, e, "%s from %s at epoch %d (seq %d) accepted at %s, "+
+			"after its lease ended at %s", e.Label(), e.Factory, e.Epoch, e.Seq,
+			e.Time.Format(time.StampMilli), j.leaseEnd.Format(time.StampMilli))
+		j.leaseEnd = time.Time{} // one report per dead lease is enough
+		return j.ship(e, true, []Violation{v})
+	}
+
 	switch e.Type {
 	case EvRenew:
+		j.leaseEnd = e.After.ExpiresAt
 		return j.expect(e, JobState{Stage: j.st.Stage, Holder: e.Factory, Epoch: e.Epoch}, true)
 	case EvRelease:
 		return j.handback(e, true)

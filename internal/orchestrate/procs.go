@@ -145,6 +145,9 @@ func (p *procSet) stopAll(grace time.Duration) {
 	}
 
 	signalGroups(groups, syscall.SIGCONT) // a stopped process cannot act on SIGTERM
+	// Twice: a factory daemon takes its first SIGTERM as "finish the current
+	// job" and its second as "stop now" (release the job, stop the executor).
+	signalGroups(groups, syscall.SIGTERM)
 	signalGroups(groups, syscall.SIGTERM)
 	deadline := time.NewTimer(grace)
 	defer deadline.Stop()

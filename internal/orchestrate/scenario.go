@@ -34,8 +34,10 @@ type run struct {
 	victimJob string // the job the victim held when it was killed
 	victimEp  uint64
 	zombiePid int
-	zombie    zombieOutcome
-	parallel  parallelSeen
+	// reclaimMissed: the reaper did not reclaim the victim's job in time.
+	reclaimMissed bool
+	zombie        zombieOutcome
+	parallel      parallelSeen
 }
 
 type parallelSeen struct {
@@ -383,6 +385,7 @@ func (r *run) awaitReclaim(ctx context.Context) error {
 		return err
 	}
 	if err != nil {
+		r.reclaimMissed = true
 		return r.soft(ctx, err)
 	}
 	r.out.emit(Progress{Step: StepReclaim, Job: job, Epoch: ep + 1, Factory: r.cfg.Factories[0],
@@ -492,6 +495,11 @@ func (r *run) awaitDrain(ctx context.Context) error {
 	start := time.Now()
 	err := r.w.until(ctx, d, "the survivor to drain every job", func(vw view) bool {
 		for _, id := range r.jobs {
+			if id == r.victimJob && r.reclaimMissed {
+				// Never reclaimed, the victim's job stays with the dead
+				// victim: nobody can finish it, and the judge says why.
+				continue
+			}
 			if j := vw.State.Jobs[id]; j == nil || !j.Stage.Terminal() {
 				return false
 			}

@@ -1,0 +1,43 @@
+package coord
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+// A report from the holder that lands after its lease ran out must be
+// refused (and the job reclaimed); a checker that saw it accepted has found
+// a coordinator that judges expiry wrongly, or not at all.
+func TestCheckerExpiredAccepted(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	held := func(exp float64) JobState {
+		return JobState{Stage: StageClaimed, Holder: "f1", Epoch: 1, ExpiresAt: at(exp)}
+	}
+	base := []Event{
+		{Seq: 1, Time: at(0), Type: EvSubmit, Job: "j", After: JobState{Stage: StageQueued, Epoch: 1}},
+		{Seq: 2, Time: at(1), Type: EvClaim, Job: "j", Factory: "f1", Epoch: 1, After: held(3)},
+		{Seq: 3, Time: at(2), Type: EvRenew, Job: "j", Factory: "f1", Epoch: 1, After: held(5)},
+	}
+	done := func(when float64) Event {
+		return Event{Seq: 4, Time: at(when), Type: EvPatch, Job: "j", Factory: "f1", Epoch: 1,
+			After: JobState{Stage: StageDone, Holder: "f1", Epoch: 1}}
+	}
+	for _, tc := range []struct {
+		name string
+		when float64
+		want []ViolationKind
+	}{
+		{"done inside the renewed lease", 4.9, nil},
+		{"done at the instant the lease ends", 5, []ViolationKind{VExpiredAccepted}},
+		{"done after the lease ended", 7, []ViolationKind{VExpiredAccepted}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Check(append(slices.Clone(base), done(tc.when)), true)
+			if !slices.Equal(kinds(got), tc.want) {
+				t.Fatalf("violations %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
