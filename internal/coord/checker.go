@@ -193,7 +193,7 @@ type jobModel struct {
 	// leaseEnd is when the holder's lease runs out, as the coordinator
 	// last stated it (CLAIM, RENEW); zero when nobody holds the job.
 	leaseEnd time.Time
-	dirty   bool
+	dirty    bool
 }
 
 // NewChecker returns a Checker that has seen nothing.
