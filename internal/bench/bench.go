@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -146,7 +145,7 @@ func Drain(ctx context.Context, o DrainOptions) (DrainResult, error) {
 	}
 	clients := make([]*api.Client, o.Clients)
 	for i := range clients {
-		cl, err := api.NewClient(o.Base, o.Token, api.WithHTTPClient(httpClient(o.Batch)))
+		cl, err := api.NewClient(o.Base, o.Token)
 		if err != nil {
 			return DrainResult{}, fmt.Errorf("bench: %w", err)
 		}
@@ -205,26 +204,30 @@ func (w worker) run(ctx context.Context) error {
 	}
 }
 
-// finish reports done for every grant of one claim, all at once: the
-// reports of one batch travel on parallel connections and land in the
-// coordinator together, so group commit makes them durable with one fsync
-// instead of one each. A real factory reports each job as it ends; a
-// burn-down of no-op jobs ends them all at the same moment.
+// finish reports done for every grant of one claim. A batch goes in one
+// POST /fleet/reports, decided under one hold of the coordinator's lock and
+// made durable by one fsync; one job is a plain PATCH.
 func (w worker) finish(ctx context.Context, gs []coord.Grant) error {
 	if len(gs) == 1 {
 		return w.done(ctx, gs[0])
 	}
-	errs := make(chan error, len(gs))
-	for _, g := range gs {
-		go func() { errs <- w.done(ctx, g) }()
+	rs := make([]coord.Report, len(gs))
+	for i, g := range gs {
+		rs[i] = coord.Report{Job: g.Job.ID, Factory: w.id, Epoch: g.Lease.Epoch,
+			Stage: coord.StageDone}
 	}
-	var first error
-	for range gs {
-		if err := <-errs; err != nil && first == nil {
-			first = err
+	w.calls.Add(1)
+	res, err := w.cl.PatchAll(ctx, rs)
+	if err != nil {
+		return fmt.Errorf("bench: done for %d jobs by %s: %w", len(rs), w.id, err)
+	}
+	for i, r := range res {
+		if r.Err != nil {
+			return fmt.Errorf("bench: done %s by %s: %w", rs[i].Job, w.id, r.Err)
 		}
 	}
-	return first
+	w.jobs.Add(int64(len(rs)))
+	return nil
 }
 
 func (w worker) done(ctx context.Context, g coord.Grant) error {
@@ -236,13 +239,4 @@ func (w worker) done(ctx context.Context, g coord.Grant) error {
 	}
 	w.jobs.Add(1)
 	return nil
-}
-
-// httpClient keeps enough idle connections for a whole batch of parallel
-// done reports. The default keeps two per host, so every batch would open
-// (and leave in TIME_WAIT) batch-2 fresh connections.
-func httpClient(batch int) *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = max(batch, 2)
-	return &http.Client{Transport: tr}
 }

@@ -24,7 +24,7 @@ func TestRunCompletesEveryJob(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.JobsPerSec <= 0 || res.Calls < int64(200+200/batch) {
+		if res.JobsPerSec <= 0 || res.Calls < int64(2*((200+batch-1)/batch)) {
 			t.Errorf("batch %d: %v", batch, res)
 		}
 		c, err := coord.Open(dir, coord.Options{NoBackground: true})

@@ -15,6 +15,7 @@ func (c *Coordinator) Submit(ctx context.Context, r SubmitRequest) (Job, bool, e
 		return Job{}, false, err
 	}
 	c.mu.Lock()
+	c.now = c.opt.Clock.Now()
 	if err := c.usable(); err != nil {
 		c.mu.Unlock()
 		return Job{}, false, err
@@ -67,6 +68,7 @@ func (c *Coordinator) Claim(ctx context.Context, r ClaimRequest) ([]Grant, error
 	}
 	n := min(max(r.Max, 1), 1000)
 	c.mu.Lock()
+	c.now = c.opt.Clock.Now()
 	if err := c.usable(); err != nil {
 		c.mu.Unlock()
 		return nil, err
@@ -81,7 +83,7 @@ func (c *Coordinator) Claim(ctx context.Context, r ClaimRequest) ([]Grant, error
 		// Only a queued job reaches here (or, under BugDoubleClaim, the one
 		// job the bug hands out twice): the claim is a compare-and-set from
 		// queued at epoch E to claimed by r.Factory at the same epoch E.
-		expires := c.opt.Clock.Now().Add(c.opt.Lease)
+		expires := c.now.Add(c.opt.Lease)
 		var err error
 		b, err = c.emit(Event{
 			Type: EvClaim, Job: j.ID, Factory: r.Factory, Epoch: j.Epoch,
@@ -119,13 +121,14 @@ func (c *Coordinator) Renew(ctx context.Context, r Report) (Lease, error) {
 		return Lease{}, err
 	}
 	c.mu.Lock()
+	c.now = c.opt.Clock.Now()
 	j, b, err := c.admit(r, "renew")
 	if err != nil {
 		c.mu.Unlock()
 		return Lease{}, c.fenced(b, err)
 	}
 	st := j.JobState
-	st.ExpiresAt = c.opt.Clock.Now().Add(c.opt.Lease)
+	st.ExpiresAt = c.now.Add(c.opt.Lease)
 	b, err = c.emit(Event{Type: EvRenew, Job: j.ID, Factory: r.Factory, Epoch: r.Epoch, After: st})
 	l := c.leaseOf(j)
 	c.mu.Unlock()
@@ -137,29 +140,46 @@ func (c *Coordinator) Renew(ctx context.Context, r Report) (Lease, error) {
 
 // Patch moves a held job to r.Stage. See Service.
 func (c *Coordinator) Patch(ctx context.Context, r Report) (Job, error) {
-	if err := checkReport(r); err != nil {
+	if err := checkPatch(r); err != nil {
 		return Job{}, err
 	}
+	c.mu.Lock()
+	c.now = c.opt.Clock.Now()
+	j, b, err := c.patchLocked(r)
+	c.mu.Unlock()
+	if werr := waitBatch(b); werr != nil {
+		return Job{}, werr
+	}
+	return j, err
+}
+
+func checkPatch(r Report) error {
+	if err := checkReport(r); err != nil {
+		return err
+	}
 	if !r.Stage.Working() && !r.Stage.Terminal() {
-		return Job{}, fmt.Errorf("%w: cannot patch to stage %q (want running, verifying, done "+
+		return fmt.Errorf("%w: cannot patch to stage %q (want running, verifying, done "+
 			"or failed)", ErrBadRequest, r.Stage)
 	}
-	c.mu.Lock()
+	return nil
+}
+
+// patchLocked decides one checked patch under c.mu. It returns the job (the
+// zero Job on refusal), the batch the caller must wait for before it
+// answers (a FENCE event's too; nil when nothing was logged), and the
+// refusal.
+func (c *Coordinator) patchLocked(r Report) (Job, *commitBatch, error) {
 	if j := c.state.Jobs[r.Job]; j != nil && c.repeatOfFinal(j, r) {
 		// The same holder repeating its accepted terminal report (its first
 		// answer was lost): it already won, so tell it so again, unchanged.
-		cp, b := *j, c.last
-		c.mu.Unlock()
-		return cp, waitBatch(b)
+		return *j, c.last, nil
 	}
 	j, b, err := c.admit(r, "patch:"+string(r.Stage))
 	if err != nil {
-		c.mu.Unlock()
-		return Job{}, c.fenced(b, err)
+		return Job{}, b, err
 	}
 	if stageIndex(r.Stage) < stageIndex(j.Stage) {
-		c.mu.Unlock()
-		return Job{}, fmt.Errorf("%w: job %s is %s; it cannot go back to %s",
+		return Job{}, nil, fmt.Errorf("%w: job %s is %s; it cannot go back to %s",
 			ErrBadRequest, j.ID, j.Stage, r.Stage)
 	}
 	st := JobState{Stage: r.Stage, Holder: r.Factory, Epoch: j.Epoch, ExpiresAt: j.ExpiresAt}
@@ -167,12 +187,10 @@ func (c *Coordinator) Patch(ctx context.Context, r Report) (Job, error) {
 		st.ExpiresAt = time.Time{} // a final stage ends the lease
 	}
 	b, err = c.emit(Event{Type: EvPatch, Job: j.ID, Factory: r.Factory, Epoch: r.Epoch, After: st})
-	cp := *j
-	c.mu.Unlock()
 	if err != nil {
-		return Job{}, err
+		return Job{}, nil, err
 	}
-	return cp, b.wait()
+	return *j, b, nil
 }
 
 func (c *Coordinator) repeatOfFinal(j *Job, r Report) bool {
@@ -185,6 +203,7 @@ func (c *Coordinator) Release(ctx context.Context, r Report) (Job, error) {
 		return Job{}, err
 	}
 	c.mu.Lock()
+	c.now = c.opt.Clock.Now()
 	j, b, err := c.admit(r, "release")
 	if err != nil {
 		c.mu.Unlock()
@@ -203,6 +222,7 @@ func (c *Coordinator) Release(ctx context.Context, r Report) (Job, error) {
 // clock and returns how many it reclaimed.
 func (c *Coordinator) Reap(ctx context.Context) (int, error) {
 	c.mu.Lock()
+	c.now = c.opt.Clock.Now()
 	if err := c.usable(); err != nil {
 		c.mu.Unlock()
 		return 0, err
@@ -214,7 +234,7 @@ func (c *Coordinator) Reap(ctx context.Context) (int, error) {
 	// compare-and-set on (stage, epoch, expiry). A renew or a done that got
 	// the lock first has changed one of the three, so the job is skipped and
 	// a job that just completed stays completed.
-	for _, j := range c.state.Expired(c.opt.Clock.Now(), 10000) {
+	for _, j := range c.state.Expired(c.now, 10000) {
 		if !j.Stage.Held() {
 			continue // cannot happen: Expired returns each live lease once
 		}
@@ -273,7 +293,7 @@ func (c *Coordinator) admit(r Report, op string) (*Job, *commitBatch, error) {
 		reason = ReasonNotHeld
 	case j.Holder != r.Factory:
 		reason = ReasonWrongHolder
-	case !c.opt.Clock.Now().Before(j.ExpiresAt):
+	case !c.now.Before(j.ExpiresAt) && c.opt.Bug != BugNoReap:
 		// The lease ran out before the call came in, and only the reaper has
 		// not got to it yet. Reclaim it now, so that the refusal and the
 		// reclaim are one story in the log whoever gets the lock first.
@@ -341,7 +361,7 @@ func stageIndex(s Stage) int {
 // the returned batch is durable.
 func (c *Coordinator) emit(e Event) (*commitBatch, error) {
 	e.Seq = c.state.LastSeq + 1
-	e.Time = c.opt.Clock.Now()
+	e.Time = c.now
 	b, err := c.wal.enqueue(AppendLine(nil, e), e.Seq)
 	if err != nil {
 		return nil, err

@@ -87,6 +87,7 @@ func newHandler(svc coord.Service, opt ServerOptions, drain context.Context) *ha
 	mux.HandleFunc("POST /api/fleet/jobs/{id}/renew", h.renew)
 	mux.HandleFunc("POST /api/fleet/jobs/{id}/release", h.release)
 	mux.HandleFunc("POST /api/fleet/claim", h.claim)
+	mux.HandleFunc("POST /api/fleet/reports", h.reports)
 	mux.HandleFunc("GET /api/fleet/events", h.events)
 	mux.HandleFunc(healthPattern, h.health)
 	h.mux = mux
