@@ -21,9 +21,10 @@ import (
 // The log is 100,000 jobs of ten events each (SUBMIT, CLAIM, seven RENEWs,
 // PATCH:done), or 10,000 jobs of a hundred, written with AppendLine. One
 // Open and Close of the first 990,000 events checkpoints them; the last
-// 10,000 are the events a crash leaves after the last checkpoint. Each measured Open runs in a child
-// process (this test binary again) that is SIGKILLed once it has
-// recovered, so no Close ever tidies the directory between runs.
+// 10,000 are the events a crash leaves after the last checkpoint. Each
+// measured Open runs in a child process (this test binary again) that is
+// SIGKILLed once it has recovered, so no Close ever tidies the directory
+// between runs.
 func TestStartupAfterCrash(t *testing.T) {
 	if os.Getenv("TWOFACTORY_STARTUP") == "" {
 		t.Skip("set TWOFACTORY_STARTUP=1 to measure start-up after a crash")
