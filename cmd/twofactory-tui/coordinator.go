@@ -24,7 +24,7 @@ func runCoordinator(args []string, io stdio) error {
 		"how often changed jobs are checkpointed to jobs/<id>.job")
 	addrFile := fs.String("addr-file", "", "write the bound address to this file")
 	product := fs.String("product", "", "product of submits that name none")
-	bug := fs.String("inject-bug", "", "TEST ONLY: no-fence or double-claim (see docs/api.md)")
+	bug := fs.String("inject-bug", "", "TEST ONLY: no-fence, double-claim or no-reap (docs/api.md)")
 	fs.bindEnv("token", "AQ_FLEET_TOKEN")
 	fs.bindEnv("lease", "AQ_FLEET_LEASE_SECONDS")
 	fs.bindEnv("product", "AQ_PRODUCT_ID")

@@ -49,7 +49,7 @@ func demoFlags(fs *envFlags) func() (orchestrate.Config, demoOptions, error) {
 	renew := secondsFlag(fs.FlagSet, "renew", 500*time.Millisecond,
 		"factories' heartbeat ceiling (stub default 0.5s; real mode default 30s)")
 	bug := fs.String("inject-bug", "", "stub mode, for tests: start the coordinator with a "+
-		"deliberate bug, no-fence or double-claim; the verdict must be FAIL")
+		"deliberate bug, no-fence, double-claim or no-reap; the verdict must be FAIL")
 	apiURL := fs.String("api", "", "real mode: coordinator base URL, e.g. http://127.0.0.1:4003/api")
 	token := fs.String("token", "", "real mode: bearer token")
 	product := fs.String("product", "", "product the jobs belong to")

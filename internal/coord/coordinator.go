@@ -27,15 +27,18 @@ const (
 	// BugDoubleClaim grants a freshly claimed job a second time, at the same
 	// epoch, to the next claimer from another factory.
 	BugDoubleClaim Bug = "double-claim"
+	// BugNoReap never reclaims an expired lease: no reaper loop, and a late
+	// call on an expired lease is not turned into a reclaim.
+	BugNoReap Bug = "no-reap"
 )
 
 // ParseBug returns the bug named s ("" is none).
 func ParseBug(s string) (Bug, error) {
 	switch b := Bug(s); b {
-	case BugNone, BugNoFence, BugDoubleClaim:
+	case BugNone, BugNoFence, BugDoubleClaim, BugNoReap:
 		return b, nil
 	}
-	return "", fmt.Errorf("unknown --inject-bug %q (want no-fence or double-claim)", s)
+	return "", fmt.Errorf("unknown --inject-bug %q (want no-fence, double-claim or no-reap)", s)
 }
 
 // Options configure a Coordinator. Zero values take the defaults.
@@ -92,7 +95,10 @@ type Coordinator struct {
 	recent    []Event             // ring of the newest events, for Events
 	recentPos int
 	dup       *Job // BugDoubleClaim: the job to grant once more
-	closed    bool
+	// now is the clock read once at the start of each locked operation, so
+	// that its decision and its event's time are the same instant.
+	now    time.Time
+	closed bool
 
 	recovery Recovery
 	stop     chan struct{}
@@ -194,6 +200,9 @@ func (c *Coordinator) Close() error {
 
 func (c *Coordinator) reapLoop() {
 	defer c.bg.Done()
+	if c.opt.Bug == BugNoReap {
+		return
+	}
 	t := time.NewTicker(c.opt.ReapInterval)
 	defer t.Stop()
 	for {
