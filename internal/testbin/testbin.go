@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 )
@@ -36,7 +35,7 @@ func Path(t testing.TB) string {
 			args = append(args, "-race")
 		}
 		args = append(args, "github.com/twofactory/twofactory/cmd/twofactory-tui")
-		cmd := exec.Command(runtime.GOROOT()+"/bin/go", args...)
+		cmd := exec.Command("go", args...)
 		out, err = cmd.CombinedOutput()
 	})
 	if err != nil {
