@@ -42,8 +42,9 @@ type pane struct {
 }
 
 // startPane runs the binary with args in a new tmux server of its own, in a
-// w x h window, with env added to its environment (NO_COLOR is cleared
-// unless env sets it, so the caller's environment cannot change the test).
+// w x h window, with env added to its environment (NO_COLOR and CI are
+// cleared unless env sets them, so the caller's environment cannot change
+// the test).
 // Cleanup kills the server and any process of the run still alive, which
 // the test will by then have reported.
 func startPane(t *testing.T, w, h int, env []string, args ...string) *pane {
@@ -74,7 +75,9 @@ func startPane(t *testing.T, w, h int, env []string, args ...string) *pane {
 func (p *pane) writeFiles(env []string, args []string) {
 	conf := "set -g remain-on-exit on\nset -g status off\nset -g history-limit 10000\n"
 	var sh strings.Builder
-	sh.WriteString("unset NO_COLOR\n")
+	// A person's terminal: no NO_COLOR, and no CI, which the colour
+	// detection reads as "no colour" (CI runs these tests with CI=true).
+	sh.WriteString("unset NO_COLOR CI\n")
 	fmt.Fprintf(&sh, "export %s=%s\n", runMarker, shellQuote(p.mark))
 	for _, kv := range env {
 		fmt.Fprintf(&sh, "export %s\n", shellQuote(kv))
