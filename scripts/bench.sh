@@ -16,6 +16,12 @@ bin=$(mktemp -d)/twofactory-tui
 go build -o "$bin" ./cmd/twofactory-tui
 
 echo "# machine: $(nproc) cores, $(go version), $(df -T "${TMPDIR:-/tmp}" | awk 'NR==2{print $2}') at ${TMPDIR:-/tmp}"
+# The disk's own rate: 10,000 appends of 160 bytes, each synced (O_DSYNC).
+probe=$(mktemp -d)
+dd if=/dev/zero of="$probe/log" bs=160 count=10000 oflag=dsync,append conv=notrunc 2>&1 |
+	awk '/copied/ {for (i = 1; i <= NF; i++) if ($i == "s,") print "append+dsync: " int(10000 / $(i-1)) "/s"}'
+rm -rf "$probe"
+
 burn() { # jobs batch
 	for run in $(seq "$RUNS"); do
 		timeout "$TIMEOUT" "$bin" bench --jobs "$1" --batch "$2" --clients 1,4,16
