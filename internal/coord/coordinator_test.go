@@ -440,3 +440,30 @@ func TestPatchedLeaseIsReclaimedOnce(t *testing.T) {
 		t.Fatalf("checker: %v", v)
 	}
 }
+
+// When recovery has to trust the log alone, a checkpoint of a job the log
+// does not hold (the log was replaced) must not resurrect that job later.
+func TestFullReplayDropsStaleJobFiles(t *testing.T) {
+	dir := t.TempDir()
+	c := open(t, dir, newClock(), BugNone)
+	mustSubmit(t, c, "old")
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Replace the log with one that never had "old", and lose the mark.
+	os.Remove(filepath.Join(dir, "checkpoint"))
+	line := AppendLine(nil, Event{Seq: 1, Time: newClock().Now(), Type: EvSubmit, Job: "new",
+		After: JobState{Stage: StageQueued, Epoch: 1}})
+	if err := os.WriteFile(filepath.Join(dir, "events.log"), line, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c2 := open(t, dir, newClock(), BugNone)
+	if err := c2.Close(); err != nil { // writes a checkpoint of what it holds
+		t.Fatal(err)
+	}
+	c3 := open(t, dir, newClock(), BugNone)
+	jobs, _ := c3.List(ctx, ListFilter{})
+	if len(jobs) != 1 || jobs[0].ID != "new" {
+		t.Fatalf("jobs after restart = %v, want only \"new\"", jobs)
+	}
+}

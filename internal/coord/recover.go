@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -67,6 +68,13 @@ func recoverDir(dir string, log *slog.Logger) (*os.File, *State, Recovery, error
 		return fail(err)
 	}
 	rec.Replayed = n
+	if !rec.FromCheckpoint {
+		// The log alone was the truth: job files of jobs it does not hold
+		// (a log replaced or cut short) must not come back at the next start.
+		if err := removeStaleJobFiles(dir, st); err != nil {
+			return fail(err)
+		}
+	}
 	if torn := info.Size() - good; torn > 0 {
 		if err := f.Truncate(good); err != nil {
 			return fail(fmt.Errorf("cut torn tail of events.log: %w", err))
@@ -117,4 +125,23 @@ func replay(f *os.File, offset int64, st *State) (int, int64, error) {
 		n++
 		pos += int64(len(line))
 	}
+}
+
+// removeStaleJobFiles deletes jobs/<id>.job for every id st does not hold.
+func removeStaleJobFiles(dir string, st *State) error {
+	jobsDir := filepath.Join(dir, "jobs")
+	ents, err := os.ReadDir(jobsDir)
+	if err != nil {
+		return fmt.Errorf("read jobs dir: %w", err)
+	}
+	for _, ent := range ents {
+		id, ok := strings.CutSuffix(ent.Name(), ".job")
+		if !ok || st.Jobs[id] != nil {
+			continue
+		}
+		if err := os.Remove(filepath.Join(jobsDir, ent.Name())); err != nil {
+			return fmt.Errorf("remove stale checkpoint: %w", err)
+		}
+	}
+	return nil
 }
