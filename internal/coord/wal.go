@@ -107,7 +107,12 @@ func (w *wal) run() {
 func (w *wal) commit() {
 	w.mu.Lock()
 	buf, b := w.pending, w.batch
-	if len(buf) == 0 {
+	if len(buf) == 0 || w.failed != nil {
+		// After a failure the lines still pending belong to the batch the
+		// failure already answered: their callers were told they failed, so
+		// they must never reach the file, and that batch must not be
+		// answered twice.
+		w.pending = nil
 		w.mu.Unlock()
 		return
 	}
