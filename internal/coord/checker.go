@@ -28,6 +28,10 @@ const (
 	// accepted at or after the end of its lease, by the coordinator's own
 	// clock: the lease was dead, and the job should have been reclaimed.
 	VExpiredAccepted ViolationKind = "expired-accepted"
+	// VEarlyReclaim: a RECLAIM before the holder's lease ended, by the
+	// coordinator's own clock: a live worker lost its job and will be
+	// fenced though it broke no rule.
+	VEarlyReclaim ViolationKind = "early-reclaim"
 	// VEpochRegress: an epoch that does not grow: a RECLAIM or RELEASE not
 	// to epoch+1, or a CLAIM below the job's epoch.
 	VEpochRegress ViolationKind = "epoch-regress"
@@ -469,7 +473,7 @@ func (j *jobModel) rightfulWinner() bool {
 }
 
 // reclaim judges the reaper's RECLAIM: only a held job can be reclaimed,
-// and only at the epoch it is held at.
+// only at the epoch it is held at, and only once its lease has ended.
 func (j *jobModel) reclaim(e Event) []Violation {
 	var vs []Violation
 	switch {
@@ -483,7 +487,15 @@ func (j *jobModel) reclaim(e Event) []Violation {
 		vs = append(vs, violation(VBadTransition, e, "reclaimed at epoch %d (seq %d), but %s",
 			e.Epoch, e.Seq, j.whoHolds()))
 	}
-	return append(vs, j.handback(e, len(vs) == 0)...)
+	// A job already found wrong may have a model that strayed from the
+	// coordinator's own leases; its reclaims would only echo that fault.
+	legal := len(vs) == 0
+	if legal && !j.dirty && !j.leaseEnd.IsZero() && e.Time.Before(j.leaseEnd) {
+		vs = append(vs, violation(VEarlyReclaim, e, "reclaimed from %s at epoch %d (seq %d) at %s, "+
+			"before its lease ended at %s", dash(j.st.Holder), e.Epoch, e.Seq,
+			e.Time.Format(time.StampMilli), j.leaseEnd.Format(time.StampMilli)))
+	}
+	return append(vs, j.handback(e, legal)...)
 }
 
 // handback puts the job back to the queue at the event's new epoch, which

@@ -41,3 +41,39 @@ func TestCheckerExpiredAccepted(t *testing.T) {
 		})
 	}
 }
+
+// A RECLAIM while the holder's lease still runs takes a live job from a
+// working factory: its next report is fenced though it broke no rule. The
+// reaper may act only once the lease is over, by the coordinator's clock.
+func TestCheckerEarlyReclaim(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	held := func(exp float64) JobState {
+		return JobState{Stage: StageClaimed, Holder: "f1", Epoch: 1, ExpiresAt: at(exp)}
+	}
+	base := []Event{
+		{Seq: 1, Time: at(0), Type: EvSubmit, Job: "j", After: JobState{Stage: StageQueued, Epoch: 1}},
+		{Seq: 2, Time: at(1), Type: EvClaim, Job: "j", Factory: "f1", Epoch: 1, After: held(3)},
+		{Seq: 3, Time: at(2), Type: EvRenew, Job: "j", Factory: "f1", Epoch: 1, After: held(5)},
+	}
+	reclaim := func(when float64) Event {
+		return Event{Seq: 4, Time: at(when), Type: EvReclaim, Job: "j", Factory: "f1", Epoch: 1,
+			After: JobState{Stage: StageQueued, Epoch: 2}}
+	}
+	for _, tc := range []struct {
+		name string
+		when float64
+		want []ViolationKind
+	}{
+		{"reclaim after the first lease but inside the renewed one", 4, []ViolationKind{VEarlyReclaim}},
+		{"reclaim at the instant the lease ends", 5, nil},
+		{"reclaim after the lease ended", 6, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Check(append(slices.Clone(base), reclaim(tc.when)), false)
+			if !slices.Equal(kinds(got), tc.want) {
+				t.Fatalf("violations %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

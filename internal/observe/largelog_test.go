@@ -93,6 +93,9 @@ func (l *logWriter) job(k int) error {
 		}
 	}
 	for _, s := range steps {
+		if s.typ == coord.EvReclaim {
+			l.at = l.at.Add(90 * time.Second) // the reaper waits out the lease
+		}
 		if err := l.put(s.typ, id, s.factory, s.epoch, s.stage, s.holder, s.jepoch,
 			s.op); err != nil {
 			return err

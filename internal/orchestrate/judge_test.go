@@ -25,8 +25,9 @@ const (
 // hist builds a history: events with consecutive sequence numbers, 100 ms apart,
 // each carrying the job state after it as the coordinator writes it.
 type hist struct {
-	t0  time.Time
-	evs []coord.Event
+	t0   time.Time
+	skip time.Duration // how far reclaims have moved the clock on
+	evs  []coord.Event
 }
 
 func newHist() *hist {
@@ -34,7 +35,7 @@ func newHist() *hist {
 }
 
 func (h *hist) now() time.Time {
-	return h.t0.Add(time.Duration(len(h.evs)) * 100 * time.Millisecond)
+	return h.t0.Add(time.Duration(len(h.evs))*100*time.Millisecond + h.skip)
 }
 
 func (h *hist) add(e coord.Event) *hist {
@@ -75,7 +76,22 @@ func (h *hist) finish(job, f string, ep uint64) *hist {
 	return h
 }
 
+func (h *hist) renew(job, f string, ep uint64, st coord.Stage) *hist {
+	return h.add(coord.Event{Type: coord.EvRenew, Job: job, Factory: f, Epoch: ep,
+		After: h.held(st, f, ep)})
+}
+
+// reclaim hands the job back once its lease has ended: the reaper acts on
+// nothing sooner, so the clock moves on to the lease's end first.
 func (h *hist) reclaim(job, from string, ep uint64) *hist {
+	for _, e := range slices.Backward(h.evs) {
+		if e.Job == job && (e.Type == coord.EvClaim || e.Type == coord.EvRenew) {
+			if end := e.After.ExpiresAt.Sub(h.now()); end > 0 {
+				h.skip += end
+			}
+			break
+		}
+	}
 	return h.add(coord.Event{Type: coord.EvReclaim, Job: job, Factory: from, Epoch: ep,
 		After: coord.JobState{Stage: coord.StageQueued, Epoch: ep + 1}})
 }
@@ -115,6 +131,8 @@ func scenario(v variant) []coord.Event {
 		return h.finish("job-2", survivor, 1).evs
 	}
 	if !v.noOverlap {
+		// The survivor's heartbeat keeps its lease alive past the victim's.
+		h.renew("job-2", survivor, 1, coord.StageRunning)
 		h.reclaim("job-1", victim, 1)
 	}
 	h.finish("job-2", survivor, 1)
