@@ -47,7 +47,8 @@ func demoFlags(fs *envFlags) func() (orchestrate.Config, demoOptions, error) {
 	lease := secondsFlag(fs.FlagSet, "lease", 1500*time.Millisecond,
 		"stub mode: lease our coordinator grants")
 	renew := secondsFlag(fs.FlagSet, "renew", 500*time.Millisecond,
-		"factories' heartbeat ceiling (stub default 0.5s; real mode default 30s)")
+		"factories' heartbeat ceiling (stub default 0.5s; real mode: AQ_FLEET_LEASE_RENEW_SEC, "+
+			"default 30s)")
 	bug := fs.String("inject-bug", "", "stub mode, for tests: start the coordinator with a "+
 		"deliberate bug, no-fence, double-claim or no-reap; the verdict must be FAIL")
 	apiURL := fs.String("api", "", "real mode: coordinator base URL, e.g. http://127.0.0.1:4003/api")

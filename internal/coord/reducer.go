@@ -125,11 +125,12 @@ func (s *State) NextQueued(product string) *Job {
 // event, which is what moves it out of the lease index.
 func (s *State) Expired(now time.Time, max int) []*Job {
 	var out []*Job
+	seen := map[*Job]bool{} // a lease moved and moved back has two live entries
 	for s.leases.Len() > 0 && len(out) < max {
 		top := s.leases[0]
 		j := top.j
 		live := j.Stage.Held() && j.Epoch == top.epoch && j.ExpiresAt.Equal(top.expires)
-		if !live || slices.Contains(out, j) {
+		if !live || seen[j] {
 			heap.Pop(&s.leases)
 			continue
 		}
@@ -139,6 +140,7 @@ func (s *State) Expired(now time.Time, max int) []*Job {
 		// Still live and expired: leave it for the caller's RECLAIM, but look
 		// past it so that max jobs can be returned in one call.
 		heap.Pop(&s.leases)
+		seen[j] = true
 		out = append(out, j)
 	}
 	// Put back what we popped but the caller has not yet reclaimed; they are

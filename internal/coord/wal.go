@@ -122,7 +122,7 @@ func (w *wal) commit() {
 
 	err := writeAndSync(w.f, buf)
 	if err != nil {
-		err = fmt.Errorf("%w: events.log write failed, refusing further writes: %v",
+		err = fmt.Errorf("%w: events.log write failed, refusing further writes: %w",
 			ErrUnavailable, err)
 		w.mu.Lock()
 		w.failed = err
