@@ -1,6 +1,7 @@
 package orchestrate
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,12 +10,16 @@ import (
 	"time"
 
 	"github.com/twofactory/twofactory/internal/coord"
+	"github.com/twofactory/twofactory/internal/factory"
 )
 
 // judge decides the three guarantees from the coordinator's own events and
 // the invariant checker, plus the files the factories left (shipped/ and
 // quarantine/). Nothing the orchestrator merely believes counts as evidence.
 func (r *run) judge() *Results {
+	if r.noStream {
+		return r.judgeFromStates()
+	}
 	evs := r.ourEvents()
 	h := foldHistory(evs)
 	res := &Results{Mode: r.cfg.Mode}
@@ -271,4 +276,236 @@ func overlapOf(a, b []span) time.Duration {
 		}
 	}
 	return total
+}
+
+// NoStreamNote is Results.Note when a server has no event stream: what the
+// job-state judge can and cannot see.
+const NoStreamNote = "no event stream: judged from job states and the factories' files; " +
+	"a double grant or an accepted stale report that left no trace in them would not be " +
+	"seen; the invariant checker cannot run without the events and did not"
+
+// judgeFromStates is the judge for a server with no event stream: the same
+// three guarantees, read from the job states the polls saw, the executor's
+// exit code and the files the factories left. It is weaker, and says so in
+// Results.Note: a grant or a report that changed no state it could read is
+// invisible to it.
+func (r *run) judgeFromStates() *Results {
+	res := &Results{Mode: r.cfg.Mode, Note: NoStreamNote}
+	shipped := r.listDir("shipped")
+	for _, id := range r.jobs {
+		res.Jobs = append(res.Jobs, r.stateRow(id))
+	}
+	res.Guarantees = []GuaranteeResult{
+		r.judgeDoneOnce(shipped),
+		r.judgeFencingFromStates(),
+		r.judgeParallelFromStates(),
+	}
+	res.Pass = true
+	for _, g := range res.Guarantees {
+		res.Pass = res.Pass && g.Pass
+	}
+	return res
+}
+
+// doneStates returns the distinct done states the polls saw of a job: more
+// than one is a job done twice (at two epochs, or by two holders).
+func doneStates(trail []coord.JobState) []coord.JobState {
+	var out []coord.JobState
+	for _, st := range trail {
+		if st.Stage == coord.StageDone && !slices.Contains(out, st) {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+func (r *run) stateRow(id string) JobResult {
+	trail := r.w.trail(id)
+	if len(trail) == 0 {
+		return JobResult{ID: id, Stage: "missing"}
+	}
+	last := trail[len(trail)-1]
+	row := JobResult{ID: id, Stage: string(last.Stage), Epoch: last.Epoch,
+		Ships: len(doneStates(trail))}
+	if last.Stage == coord.StageDone {
+		row.Winner = last.Holder
+	}
+	var lost []string
+	for _, st := range trail {
+		if st.Holder != "" && st.Epoch < last.Epoch && !slices.Contains(lost, st.Holder) {
+			lost = append(lost, st.Holder)
+		}
+	}
+	row.ReclaimedFrom = strings.Join(lost, ",")
+	if id == r.victimJob && r.zombieFiles().fenced() {
+		row.FencedEpoch = r.victimEp
+	}
+	return row
+}
+
+// judgeDoneOnce is guarantee (a) as far as job states and files show: every
+// job's final stage is done, it was seen done in one state only, and
+// shipped/ holds one result of it.
+func (r *run) judgeDoneOnce(shipped []string) GuaranteeResult {
+	g := GuaranteeResult{Name: GuaranteeNoDoubleAssign}
+	var problems []string
+	for _, id := range r.jobs {
+		trail := r.w.trail(id)
+		switch {
+		case len(trail) == 0:
+			problems = append(problems, id+" never seen in a List answer")
+		case trail[len(trail)-1].Stage != coord.StageDone:
+			problems = append(problems, fmt.Sprintf("%s ended %s, not done", id,
+				trail[len(trail)-1].Stage))
+		}
+		if n := len(doneStates(trail)); n > 1 {
+			problems = append(problems, fmt.Sprintf("%s seen done %d times", id, n))
+		}
+		if n := countPrefix(shipped, id); n != 1 {
+			problems = append(problems, fmt.Sprintf("shipped/ holds %d results of %s", n, id))
+		}
+	}
+	if len(problems) > 0 {
+		g.Evidence = strings.Join(problems, "; ")
+		return g
+	}
+	g.Pass = true
+	g.Evidence = fmt.Sprintf("%d jobs each final at done, seen done once, one shipped/ entry "+
+		"each (job states and files; the grants themselves are not visible)", len(r.jobs))
+	return g
+}
+
+// judgeFencingFromStates is guarantee (b) without events: the victim's job
+// done by another factory at a newer epoch, the zombie executor ended as
+// fenced, its result in quarantine, and nothing of it shipped.
+func (r *run) judgeFencingFromStates() GuaranteeResult {
+	g := GuaranteeResult{Name: GuaranteeFencing}
+	v, job, ep := r.cfg.Factories[0], r.victimJob, r.victimEp
+	if job == "" {
+		g.Evidence = "the victim never held a job"
+		return g
+	}
+	var missing []string
+	last := coord.JobState{}
+	if tr := r.w.trail(job); len(tr) > 0 {
+		last = tr[len(tr)-1]
+	}
+	if last.Stage != coord.StageDone || last.Holder == v || last.Epoch <= ep {
+		missing = append(missing, fmt.Sprintf("%s was not completed at a newer epoch by "+
+			"another factory (last seen %s by %s@%d)", job, dash(string(last.Stage)),
+			dash(last.Holder), last.Epoch))
+	}
+	z := r.zombieFiles()
+	missing = append(missing, z.problems(r.zombie, job, ep)...)
+	if len(missing) > 0 {
+		g.Evidence = strings.Join(missing, "; ")
+		return g
+	}
+	g.Pass = true
+	g.Evidence = fmt.Sprintf("%s moved from %s@%d to %s@%d, done (job states); the zombie "+
+		"executor exited %q (code %d)%s; result in quarantine/%s, never shipped", job, v, ep,
+		last.Holder, last.Epoch, factory.Fenced, factory.Fenced.ExitCode(), z.logNote(),
+		quarantineName(job, ep))
+	return g
+}
+
+// judgeParallelFromStates is guarantee (c) without events: one List answer
+// showed both factories running a job.
+func (r *run) judgeParallelFromStates() GuaranteeResult {
+	g := GuaranteeResult{Name: GuaranteeParallelism}
+	a, b := r.cfg.Factories[0], r.cfg.Factories[1]
+	if r.parallel.at.IsZero() {
+		g.Evidence = fmt.Sprintf("no List answer showed %s and %s running jobs at once", a, b)
+		return g
+	}
+	g.Pass = true
+	g.Evidence = fmt.Sprintf("one List answer (%s) showed %s running %s while %s ran %s",
+		r.parallel.at.UTC().Format("15:04:05.000"), a, r.parallel.jobs[0], b,
+		r.parallel.jobs[1])
+	return g
+}
+
+func quarantineName(job string, ep uint64) string {
+	return fmt.Sprintf("%s@epoch=%d", job, ep)
+}
+
+// zombieEvidence is what the factories' files say about the zombie's end.
+type zombieEvidence struct {
+	exitCode    int
+	quarantined bool
+	logName     string
+	logRead     bool // the victim's factory log exists and was read
+	logFence    bool // it has a fence line with http=409 for the job at the epoch
+	logShipped  bool // it has a ship line for the job at the epoch
+}
+
+// zombieFiles reads the zombie's exit code, quarantine/ and the victim's
+// factory log.
+func (r *run) zombieFiles() zombieEvidence {
+	job, ep := r.victimJob, r.victimEp
+	z := zombieEvidence{exitCode: -1, logName: "log-" + r.cfg.Factories[0] + ".txt"}
+	if r.zombie.exited {
+		z.exitCode = r.zombie.code
+	}
+	_, err := os.Stat(filepath.Join(r.dir, "quarantine", quarantineName(job, ep)))
+	z.quarantined = err == nil
+	f, err := os.Open(filepath.Join(r.dir, z.logName))
+	if err != nil {
+		return z
+	}
+	defer f.Close()
+	z.logRead = true
+	want := []string{"job=" + job, fmt.Sprintf("epoch=%d", ep)}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 2 || !containsAll(fields, want) {
+			continue
+		}
+		z.logFence = z.logFence || (fields[1] == "fence" && slices.Contains(fields, "http=409"))
+		z.logShipped = z.logShipped || fields[1] == "ship"
+	}
+	return z
+}
+
+func containsAll(fields, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(fields, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// fenced: the executor exited with the fenced outcome, and the log, when
+// there is one, has the 409 that made it so.
+func (z zombieEvidence) fenced() bool {
+	return z.exitCode == factory.Fenced.ExitCode() && (!z.logRead || z.logFence)
+}
+
+// problems lists what is missing for the zombie to count as fenced.
+func (z zombieEvidence) problems(out zombieOutcome, job string, ep uint64) []string {
+	var p []string
+	if z.exitCode != factory.Fenced.ExitCode() {
+		p = append(p, fmt.Sprintf("the zombie executor did not exit as fenced (code %d): %s",
+			factory.Fenced.ExitCode(), dash(out.status)))
+	}
+	if z.logRead && !z.logFence {
+		p = append(p, fmt.Sprintf("%s has no fence line (http=409) for %s@%d", z.logName, job, ep))
+	}
+	if z.logShipped {
+		p = append(p, fmt.Sprintf("%s says the zombie SHIPPED %s@%d", z.logName, job, ep))
+	}
+	if !z.quarantined {
+		p = append(p, "no quarantine/"+quarantineName(job, ep))
+	}
+	return p
+}
+
+// logNote says what the factory log adds to the zombie's exit code.
+func (z zombieEvidence) logNote() string {
+	if z.logRead {
+		return "; " + z.logName + " has its fence line (http=409)"
+	}
+	return "; no factory log to confirm the 409"
 }

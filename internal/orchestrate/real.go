@@ -16,8 +16,8 @@ import (
 )
 
 // connectReal reaches the live coordinator of real mode and checks, before
-// anything is submitted, that the token is accepted and that it serves an
-// event stream to judge from.
+// anything is submitted, that the token is accepted and whether it serves an
+// event stream to judge from (without one, r.noStream is set).
 func (r *run) connectReal(ctx context.Context) error {
 	cl, err := api.NewClient(r.cfg.API, r.cfg.Token)
 	if err != nil {
@@ -33,10 +33,16 @@ func (r *run) connectReal(ctx context.Context) error {
 		return fmt.Errorf("%w: cannot reach the coordinator at %s: %w", ErrCouldNotRun,
 			r.cfg.API, err)
 	}
-	if _, err := cl.Events(cctx, 0, 1, 0); err != nil {
-		return fmt.Errorf("%w: %s serves no event stream (GET /fleet/events: %w); the "+
-			"guarantees cannot be machine-checked from job states alone", ErrCouldNotRun,
-			r.cfg.API, err)
+	if _, err := cl.Events(cctx, 0, 1, 0); errors.Is(err, coord.ErrNotFound) {
+		// No stream at all (404), as opposed to a stream that fails: go on
+		// with the weaker judge, and say so before anything happens.
+		r.noStream = true
+		r.out.emit(Progress{Step: StepWarn, Text: fmt.Sprintf("warning: %s has no event "+
+			"stream (GET /fleet/events: 404): the verdict is judged from job states (List) "+
+			"and the factories' files, a weaker check", r.cfg.API)})
+	} else if err != nil {
+		return fmt.Errorf("%w: %s serves no usable event stream (GET /fleet/events: %w)",
+			ErrCouldNotRun, r.cfg.API, err)
 	}
 	r.svc = cl
 	r.out.emit(Progress{Step: StepCoordinator, Text: fmt.Sprintf("reached the live "+
@@ -50,6 +56,9 @@ func (r *run) checkServerLease() error {
 	if r.cfg.Mode != ModeReal {
 		return nil
 	}
+	if r.noStream {
+		return r.checkLeaseFromStates()
+	}
 	claim := r.lastEvent(func(e coord.Event) bool { return e.Type == coord.EvClaim })
 	if claim == nil {
 		return nil
@@ -59,6 +68,20 @@ func (r *run) checkServerLease() error {
 		return fmt.Errorf("%w: the coordinator's lease is %v, longer than DEMO_REAP_WAIT %v: "+
 			"its reaper cannot reclaim in time (raise --reap-wait or shorten the server's lease)",
 			ErrCouldNotRun, lease.Round(time.Millisecond), r.cfg.ReapWait)
+	}
+	return nil
+}
+
+// checkLeaseFromStates is checkServerLease without events: what the victim's
+// lease had left at the last poll is at most the server's lease, so a
+// remainder above the reaper wait is proof enough to refuse.
+func (r *run) checkLeaseFromStates() error {
+	left := r.w.leaseLeft(r.victimJob)
+	if left > r.cfg.ReapWait {
+		return fmt.Errorf("%w: the coordinator's lease is at least %v, longer than "+
+			"DEMO_REAP_WAIT %v: its reaper cannot reclaim in time (raise --reap-wait or "+
+			"shorten the server's lease)", ErrCouldNotRun, left.Round(time.Millisecond),
+			r.cfg.ReapWait)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/twofactory/twofactory/internal/coord"
 	"github.com/twofactory/twofactory/internal/coord/api"
+	"github.com/twofactory/twofactory/internal/factory"
 )
 
 // ErrCouldNotRun marks a scenario that could not be carried out (a child
@@ -36,8 +38,11 @@ type run struct {
 	zombiePid int
 	// reclaimMissed: the reaper did not reclaim the victim's job in time.
 	reclaimMissed bool
-	zombie        zombieOutcome
-	parallel      parallelSeen
+	// noStream: the live server has no event stream; waits and the judge
+	// read job states instead of events.
+	noStream bool
+	zombie   zombieOutcome
+	parallel parallelSeen
 }
 
 type parallelSeen struct {
@@ -48,6 +53,7 @@ type parallelSeen struct {
 type zombieOutcome struct {
 	exited bool
 	status string
+	code   int // its exit code, when it exited (not killed by a signal)
 }
 
 // Run carries out the scenario of cfg, reporting each step on progress,
@@ -84,6 +90,9 @@ func (r *run) execute(ctx context.Context) (*Results, error) {
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	r.w = newWatch(r.svc)
+	if r.noStream {
+		r.w = newPollWatch(r.svc, r.cfg.Poll, coord.ListFilter{Product: r.cfg.Product})
+	}
 	go r.w.run(watchCtx)
 
 	steps := []func(context.Context) error{
@@ -374,8 +383,13 @@ func (r *run) awaitReclaim(ctx context.Context) error {
 	err := r.w.until(ctx, r.reapWait(), "the reaper to reclaim "+job, func(vw view) bool {
 		// A job that ends at the victim's epoch was finished by the victim
 		// (its done was in flight at the kill): there is nothing to reclaim.
-		if j := vw.State.Jobs[job]; j != nil && j.Stage.Terminal() && j.Epoch == ep {
+		j := vw.State.Jobs[job]
+		if j != nil && j.Stage.Terminal() && j.Epoch == ep {
 			return true
+		}
+		if r.noStream {
+			// Without events the reclaim shows as the job at a newer epoch.
+			return j != nil && j.Epoch > ep
 		}
 		return findEvent(vw.Events, func(e coord.Event) bool {
 			return e.Type == coord.EvReclaim && e.Job == job && e.Epoch == ep
@@ -392,20 +406,36 @@ func (r *run) awaitReclaim(ctx context.Context) error {
 		Text: fmt.Sprintf("reaper reclaimed %s from %s: lease expired, epoch %d -> %d, "+
 			"back to queued", job, r.cfg.Factories[0], ep, ep+1)})
 
+	var by string
+	var at uint64
 	err = r.w.until(ctx, r.cfg.Timeout, s+" to claim "+job, func(vw view) bool {
-		return findEvent(vw.Events, func(e coord.Event) bool {
-			return e.Type == coord.EvClaim && e.Job == job && e.Epoch > ep
-		}) != nil
+		by, at = r.claimAfter(vw, job, ep)
+		return by != ""
 	})
 	if err != nil {
 		return r.soft(ctx, err)
 	}
-	claim := r.lastEvent(func(e coord.Event) bool {
-		return e.Type == coord.EvClaim && e.Job == job && e.Epoch > ep
-	})
-	r.out.emit(Progress{Step: StepReclaimed, Job: job, Epoch: claim.Epoch, Factory: claim.Factory,
-		Text: fmt.Sprintf("%s claimed %s at epoch %d", claim.Factory, job, claim.Epoch)})
+	r.out.emit(Progress{Step: StepReclaimed, Job: job, Epoch: at, Factory: by,
+		Text: fmt.Sprintf("%s claimed %s at epoch %d", by, job, at)})
 	return nil
+}
+
+// claimAfter returns who claimed job at an epoch above ep, and at which:
+// by the CLAIM event, or without a stream by the holder the job state shows
+// (the coordinator keeps the holder through done). "" when none yet.
+func (r *run) claimAfter(vw view, job string, ep uint64) (string, uint64) {
+	if r.noStream {
+		if j := vw.State.Jobs[job]; j != nil && j.Epoch > ep && j.Holder != "" {
+			return j.Holder, j.Epoch
+		}
+		return "", 0
+	}
+	for _, e := range slices.Backward(vw.Events) {
+		if e.Type == coord.EvClaim && e.Job == job && e.Epoch > ep {
+			return e.Factory, e.Epoch
+		}
+	}
+	return "", 0
 }
 
 // soft turns a timed-out wait into a warning; cancellation and a failed
@@ -436,7 +466,14 @@ func (r *run) releaseZombie(ctx context.Context) error {
 	if err != nil {
 		return r.soft(ctx, fmt.Errorf("waiting for the zombie executor: %w", errWaitTimeout))
 	}
-	r.zombie = zombieOutcome{exited: true, status: exitText(ws)}
+	r.zombie = zombieOutcome{exited: true, status: exitText(ws), code: -1}
+	if ws.Exited() {
+		r.zombie.code = ws.ExitStatus()
+	}
+	if r.noStream {
+		r.reportZombieFromFiles()
+		return nil
+	}
 	isFence := func(e coord.Event) bool {
 		return e.Type == coord.EvFence && e.Job == job && e.Epoch == ep && e.Factory == v
 	}
@@ -473,6 +510,28 @@ func (r *run) releaseZombie(ctx context.Context) error {
 				relTo(r.dir, q), r.zombie.status)})
 	}
 	return nil
+}
+
+// reportZombieFromFiles says how the zombie ended without events: its exit
+// code, the factory log's fence line and its quarantine entry.
+func (r *run) reportZombieFromFiles() {
+	job, ep, v := r.victimJob, r.victimEp, r.cfg.Factories[0]
+	f := r.zombieFiles()
+	switch {
+	case f.fenced():
+		r.out.emit(Progress{Step: StepFence, Factory: v, Job: job, Epoch: ep,
+			Text: fmt.Sprintf("zombie report for %s@epoch=%d was FENCED: its executor exited "+
+				"%q (code %d)%s", job, ep, factory.Fenced, r.zombie.code, f.logNote())})
+	default:
+		r.out.emit(Progress{Step: StepWarn, Factory: v, Job: job, Epoch: ep,
+			Text: fmt.Sprintf("the zombie executor for %s@epoch=%d ended with %s, not as "+
+				"fenced", job, ep, r.zombie.status)})
+	}
+	if f.quarantined {
+		r.out.emit(Progress{Step: StepQuarantine, Factory: v, Job: job, Epoch: ep,
+			Text: fmt.Sprintf("zombie quarantined its result in %s (%s); it never ships",
+				"quarantine/"+quarantineName(job, ep), r.zombie.status)})
+	}
 }
 
 func exitText(ws interface {
