@@ -44,7 +44,7 @@ func FormatResults(r *orchestrate.Results, color bool) string {
 	writeJobTable(&b, r.Jobs, st)
 	b.WriteByte('\n')
 	writeGuaranteeTable(&b, r.Guarantees, st)
-	writeViolations(&b, r.Violations, st)
+	writeViolations(&b, r, st)
 	if r.Note != "" {
 		b.WriteString("note: " + clean(r.Note) + "\n")
 	}
@@ -104,9 +104,15 @@ func writeGuaranteeTable(b *strings.Builder, gs []orchestrate.GuaranteeResult, s
 	}
 }
 
-// writeViolations lists the violations, or says there were none.
-func writeViolations(b *strings.Builder, vs []string, st styles) {
-	if len(vs) == 0 {
+// writeViolations lists the violations, or says there were none, or that
+// the checker could not run (a server with no event stream).
+func writeViolations(b *strings.Builder, r *orchestrate.Results, st styles) {
+	vs := r.Violations
+	switch {
+	case len(vs) == 0 && r.Note == orchestrate.NoStreamNote:
+		b.WriteString("violations: not checked (no event stream)\n")
+		return
+	case len(vs) == 0:
 		b.WriteString("violations: none\n")
 		return
 	}

@@ -98,3 +98,14 @@ func TestFormatResultsColour(t *testing.T) {
 		t.Errorf("coloured RESULTS does not end with the verdict:\n%s", plain)
 	}
 }
+
+// Without an event stream the checker never ran: RESULTS must not claim
+// that it found nothing.
+func TestFormatResultsSaysWhenTheCheckerDidNotRun(t *testing.T) {
+	r := &orchestrate.Results{Mode: "real", Pass: true, Note: orchestrate.NoStreamNote}
+	out := FormatResults(r, false)
+	if strings.Contains(out, "violations: none") ||
+		!strings.Contains(out, "violations: not checked (no event stream)") {
+		t.Fatalf("RESULTS without a stream:\n%s", out)
+	}
+}
