@@ -94,7 +94,8 @@ type Coordinator struct {
 	dirty     map[string]struct{} // jobs changed since the last checkpoint
 	recent    []Event             // ring of the newest events, for Events
 	recentPos int
-	dup       *Job // BugDoubleClaim: the job to grant once more
+	dup       *Job   // BugDoubleClaim: the job to grant once more, while held
+	dupEpoch  uint64 // at this epoch
 	// now is the clock read once at the start of each locked operation, so
 	// that its decision and its event's time are the same instant.
 	now    time.Time

@@ -467,3 +467,54 @@ func TestFullReplayDropsStaleJobFiles(t *testing.T) {
 		t.Fatalf("jobs after restart = %v, want only \"new\"", jobs)
 	}
 }
+
+// A job held when the coordinator stopped must still be reclaimed by the
+// restarted coordinator's reaper when its lease runs out, whether the
+// restart replays from a checkpoint or from line 1: guarantee (b) holds
+// across restarts.
+func TestHeldLeaseIsReclaimedAfterRestart(t *testing.T) {
+	for _, ckpt := range []bool{true, false} {
+		t.Run(fmt.Sprintf("checkpoint=%v", ckpt), func(t *testing.T) {
+			dir, clk := t.TempDir(), newClock()
+			c := open(t, dir, clk, BugNone)
+			mustSubmit(t, c, "j1")
+			mustClaim(t, c, "f1")
+			if _, err := c.Patch(ctx, Report{Job: "j1", Factory: "f1", Epoch: 1,
+				Stage: StageRunning}); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Close(); err != nil { // writes the checkpoint
+				t.Fatal(err)
+			}
+			if !ckpt {
+				os.Remove(filepath.Join(dir, "checkpoint"))
+			}
+			c2 := open(t, dir, clk, BugNone)
+			if rec := c2.Recovery(); rec.FromCheckpoint != ckpt {
+				t.Fatalf("recovery = %+v", rec)
+			}
+			clk.Advance(11 * time.Second)
+			if n, err := c2.Reap(ctx); n != 1 || err != nil {
+				t.Fatalf("reaped %d (%v) after restart, want 1", n, err)
+			}
+			if g := mustClaim(t, c2, "f2"); g.Lease.Epoch != 2 {
+				t.Fatalf("reclaimed job granted at epoch %d, want 2", g.Lease.Epoch)
+			}
+		})
+	}
+}
+
+// The double-claim bug must grant the job twice even when its first holder
+// has already moved it on to running: the demo relies on it failing.
+func TestDoubleClaimBugWhileRunning(t *testing.T) {
+	c := open(t, t.TempDir(), newClock(), BugDoubleClaim)
+	mustSubmit(t, c, "j1", "j2")
+	a := mustClaim(t, c, "mac-1")
+	if _, err := c.Patch(ctx, Report{Job: a.Job.ID, Factory: "mac-1", Epoch: 1,
+		Stage: StageRunning}); err != nil {
+		t.Fatal(err)
+	}
+	if b := mustClaim(t, c, "ubuntu-1"); b.Job.ID != a.Job.ID || b.Lease.Epoch != 1 {
+		t.Fatalf("second claim got %s@%d, want %s@1 again", b.Job.ID, b.Lease.Epoch, a.Job.ID)
+	}
+}

@@ -102,7 +102,7 @@ func (c *Coordinator) Claim(ctx context.Context, r ClaimRequest) ([]Grant, error
 func (c *Coordinator) nextClaimable(r ClaimRequest) *Job {
 	if c.opt.Bug == BugDoubleClaim && c.dup != nil {
 		d := c.dup
-		if d.Stage == StageClaimed && d.Holder != r.Factory &&
+		if d.Stage.Held() && d.Epoch == c.dupEpoch && d.Holder != r.Factory &&
 			(r.Product == "" || r.Product == d.Product) {
 			c.dup = nil
 			return d
@@ -110,7 +110,7 @@ func (c *Coordinator) nextClaimable(r ClaimRequest) *Job {
 	}
 	j := c.state.NextQueued(r.Product)
 	if c.opt.Bug == BugDoubleClaim && j != nil {
-		c.dup = j
+		c.dup, c.dupEpoch = j, j.Epoch
 	}
 	return j
 }

@@ -65,6 +65,10 @@ func (s *State) Apply(e Event) error {
 // up to j.Seq had been applied. Jobs must be restored before any Apply.
 func (s *State) Restore(j Job) {
 	cp := j
+	// set indexes what changed from the job's previous state; a restored
+	// job has none, so it starts from the zero state and its lease (or its
+	// place in the queue) is indexed like a new one.
+	cp.JobState = JobState{}
 	s.Jobs[j.ID] = &cp
 	s.Order = append(s.Order, &cp)
 	s.set(&cp, j.JobState, j.Seq)
