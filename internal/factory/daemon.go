@@ -115,18 +115,27 @@ func (d *daemon) run(ctx context.Context) error {
 		"product", d.cfg.Product)
 	bo := newBackoff(d.cfg.Poll, max(maxClaimBackoff, d.cfg.Poll))
 	for soft.Err() == nil {
-		d.step(bo)
+		if err := d.step(bo); err != nil {
+			d.cfg.Logger.Error("factory stopping", "err", err)
+			return err
+		}
 	}
 	d.cfg.Logger.Info("factory stopped", "id", d.cfg.ID, "hard", hard.Err() != nil)
 	return nil
 }
 
-// step is one turn of the loop: a claim, then a job or a wait.
-func (d *daemon) step(bo *backoff) {
+// step is one turn of the loop: a claim, then a job or a wait. It returns
+// an error only for what no retry can mend: a token the coordinator refuses,
+// or a claim it calls malformed (this factory's id or product).
+func (d *daemon) step(bo *backoff) error {
 	g, sent, ok, err := d.claim()
 	switch {
 	case err != nil && d.hard.Err() != nil:
 		// The claim was cut off by the hard stop; the loop ends.
+	case errors.Is(err, coord.ErrUnauthorized):
+		return fmt.Errorf("the coordinator refused the token: %w", err)
+	case errors.Is(err, coord.ErrBadRequest):
+		return fmt.Errorf("the coordinator refused this factory's claim: %w", err)
 	case err != nil:
 		wait := bo.next(err)
 		d.cfg.Logger.Warn("claim failed", "err", err, "retry", wait)
@@ -142,6 +151,7 @@ func (d *daemon) step(bo *backoff) {
 		bo.reset()
 		d.work(g, sent)
 	}
+	return nil
 }
 
 // claim asks for one job. It runs under the hard context only: a graceful

@@ -350,3 +350,20 @@ func TestChildStopKillsAGroupThatIgnoresTerm(t *testing.T) {
 		t.Errorf("status %d %v %q, want -1, no outcome, signal:killed", code, o, label)
 	}
 }
+
+// A refused token cannot get better by retrying: the daemon says so and
+// returns an error (the command exits non-zero) instead of claiming
+// forever.
+func TestRefusedTokenStopsTheDaemon(t *testing.T) {
+	f := newFake(time.Second)
+	f.beforeClaim = func(n int) error {
+		return fmt.Errorf("claim: %w", coord.ErrUnauthorized)
+	}
+	d := startDaemon(t, f, false, nil)
+	if err := d.wait(t); !errors.Is(err, coord.ErrUnauthorized) {
+		t.Fatalf("Run returned %v, want ErrUnauthorized", err)
+	}
+	if n := len(f.claimTimes()); n != 1 {
+		t.Fatalf("%d claims with a refused token, want 1", n)
+	}
+}
