@@ -26,7 +26,7 @@ func runBench(args []string, io stdio) error {
 	var b benchFlags
 	fs.IntVar(&b.jobs, "jobs", 10000, "jobs queued before the clock starts")
 	fs.IntSliceVar(&b.clients, "clients", []int{1, 4, 16},
-		"concurrent HTTP clients; a list runs each")
+		"concurrent HTTP clients; a list runs each (with --api: one value, default 4)")
 	fs.IntVar(&b.batch, "batch", 1, "jobs per claim call")
 	fs.StringVar(&b.dir, "dir", "", "data directory (default: a temp dir, removed after)")
 	fs.StringVar(&b.api, "api", "", "drain a running coordinator at this base URL instead "+
@@ -39,7 +39,7 @@ func runBench(args []string, io stdio) error {
 	fs.bindEnv("token", "AQ_FLEET_TOKEN")
 	fs.SetOutput(io.err)
 	fs.Usage = func() {
-		fmt.Fprint(io.err, "Usage: twofactory-tui bench [--jobs N] [--clients 1,4,16] "+
+		fmt.Fprint(io.out, "Usage: twofactory-tui bench [--jobs N] [--clients 1,4,16] "+
 			"[--batch N]\n       twofactory-tui bench --api URL [--clients N] [--batch N]\n\n"+
 			"Queues N jobs in a fresh coordinator (fsync on), serves it on a loopback port,\n"+
 			"and times the clients claiming and completing them all over HTTP.\n"+
@@ -47,6 +47,9 @@ func runBench(args []string, io stdio) error {
 			"Flags:\n"+fs.FlagUsagesWrapped(100))
 	}
 	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if err := b.check(fs); err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -110,5 +113,26 @@ func drain(ctx context.Context, b benchFlags, io stdio) error {
 	fmt.Fprintf(io.out, "drained %d jobs with %d clients (batch %d): %.0f jobs/s, %d calls in "+
 		"%.2fs\n", res.Jobs, o.Clients, o.Batch, float64(res.Jobs)/res.Took.Seconds(),
 		res.Calls, res.Took.Seconds())
+	return nil
+}
+
+// check refuses what the benchmark cannot run with, as bad usage; with
+// --api and no --clients it drains with 4 clients rather than refuse the
+// default list.
+func (b *benchFlags) check(fs *envFlags) error {
+	if fs.NArg() > 0 {
+		return usageError("unexpected argument %q", fs.Arg(0))
+	}
+	if b.api != "" && !fs.Changed("clients") {
+		b.clients = []int{4}
+	}
+	if b.jobs <= 0 || b.batch <= 0 {
+		return usageError("--jobs and --batch must be above zero")
+	}
+	for _, n := range b.clients {
+		if n <= 0 {
+			return usageError("--clients %d: every value must be above zero", n)
+		}
+	}
 	return nil
 }

@@ -30,13 +30,16 @@ func runCoordinator(args []string, io stdio) error {
 	fs.bindEnv("product", "AQ_PRODUCT_ID")
 	fs.SetOutput(io.err)
 	fs.Usage = func() {
-		fmt.Fprint(io.err, "Usage: twofactory-tui coordinator --dir DIR [flags]\n\n"+
+		fmt.Fprint(io.out, "Usage: twofactory-tui coordinator --dir DIR [flags]\n\n"+
 			"Serves the fleet coordinator API (docs/api.md) on a data directory.\n"+
 			"SIGTERM or Ctrl-C: stop accepting, finish calls in flight, flush, exit 0.\n\n"+
 			"Flags:\n"+fs.FlagUsagesWrapped(100))
 	}
 	if err := fs.parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError("unexpected argument %q", fs.Arg(0))
 	}
 	b, err := coord.ParseBug(*bug)
 	switch {

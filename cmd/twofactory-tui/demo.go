@@ -114,7 +114,7 @@ func runDemo(args []string, io stdio) error {
 	fs := newEnvFlags("twofactory-tui", io.env)
 	resolve := demoFlags(fs)
 	fs.SetOutput(io.err)
-	fs.Usage = func() { fmt.Fprint(io.err, demoUsage+fs.FlagUsagesWrapped(100)) }
+	fs.Usage = func() { fmt.Fprint(io.out, demoUsage+fs.FlagUsagesWrapped(100)) }
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -230,6 +230,9 @@ fails, 2 on bad usage, 3 when the scenario could not run, 130 when interrupted.
 
 A flag beats its environment variable, which beats the default. Durations
 take seconds (2, 0.2) or Go syntax (1.5s, 200ms).
+
+Other commands: coordinator, factory, observe, fleet, bench (each takes
+--help; "twofactory-tui help" lists them).
 
 Flags:
 `

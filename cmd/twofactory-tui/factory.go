@@ -36,7 +36,7 @@ func runFactory(args []string, io stdio) error {
 	}
 	fs.SetOutput(io.err)
 	fs.Usage = func() {
-		fmt.Fprint(io.err, "Usage: twofactory-tui factory --id ID --api URL --work DIR [flags]\n\n"+
+		fmt.Fprint(io.out, "Usage: twofactory-tui factory --id ID --api URL --work DIR [flags]\n\n"+
 			"Runs a factory daemon: claims jobs, heartbeats their leases, runs each in an\n"+
 			"executor process and ships only what the coordinator accepted as done.\n"+
 			"First SIGTERM/Ctrl-C: finish the current job and exit; second: stop now.\n\n"+
@@ -44,6 +44,9 @@ func runFactory(args []string, io stdio) error {
 	}
 	if err := fs.parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError("unexpected argument %q", fs.Arg(0))
 	}
 	switch {
 	case *id == "" || *apiURL == "" || *work == "":

@@ -62,7 +62,7 @@ func runFleet(args []string, io stdio) error {
 	fs := newEnvFlags("twofactory-tui fleet", io.env)
 	o := fleetFlags(fs)
 	fs.SetOutput(io.err)
-	fs.Usage = func() { fmt.Fprint(io.err, fleetUsage+fs.FlagUsagesWrapped(100)) }
+	fs.Usage = func() { fmt.Fprint(io.out, fleetUsage+fs.FlagUsagesWrapped(100)) }
 	if err := fs.parse(args); err != nil {
 		return err
 	}

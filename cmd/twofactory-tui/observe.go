@@ -49,7 +49,7 @@ func runObserve(args []string, io stdio) error {
 	fs := newEnvFlags("twofactory-tui observe", io.env)
 	o := observeFlags(fs)
 	fs.SetOutput(io.err)
-	fs.Usage = func() { fmt.Fprint(io.err, observeUsage+fs.FlagUsagesWrapped(100)) }
+	fs.Usage = func() { fmt.Fprint(io.out, observeUsage+fs.FlagUsagesWrapped(100)) }
 	if err := fs.parse(args); err != nil {
 		return err
 	}

@@ -96,6 +96,7 @@ type Coordinator struct {
 	recentPos int
 	dup       *Job   // BugDoubleClaim: the job to grant once more, while held
 	dupEpoch  uint64 // at this epoch
+	dupDone   bool   // the bug grants one job twice, once: enough to be caught
 	// now is the clock read once at the start of each locked operation, so
 	// that its decision and its event's time are the same instant.
 	now    time.Time

@@ -109,8 +109,8 @@ func (c *Coordinator) nextClaimable(r ClaimRequest) *Job {
 		}
 	}
 	j := c.state.NextQueued(r.Product)
-	if c.opt.Bug == BugDoubleClaim && j != nil {
-		c.dup, c.dupEpoch = j, j.Epoch
+	if c.opt.Bug == BugDoubleClaim && j != nil && !c.dupDone {
+		c.dup, c.dupEpoch, c.dupDone = j, j.Epoch, true
 	}
 	return j
 }

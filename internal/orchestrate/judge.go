@@ -22,7 +22,7 @@ func (r *run) judge() *Results {
 	}
 	evs := r.ourEvents()
 	h := foldHistory(evs)
-	res := &Results{Mode: r.cfg.Mode}
+	res := &Results{Mode: r.cfg.Mode, Violations: []string{}}
 	for _, v := range coord.Check(evs, true) {
 		res.Violations = append(res.Violations, v.String())
 	}
@@ -290,7 +290,7 @@ const NoStreamNote = "no event stream: judged from job states and the factories'
 // Results.Note: a grant or a report that changed no state it could read is
 // invisible to it.
 func (r *run) judgeFromStates() *Results {
-	res := &Results{Mode: r.cfg.Mode, Note: NoStreamNote}
+	res := &Results{Mode: r.cfg.Mode, Note: NoStreamNote, Violations: []string{}}
 	shipped := r.listDir("shipped")
 	for _, id := range r.jobs {
 		res.Jobs = append(res.Jobs, r.stateRow(id))

@@ -117,8 +117,8 @@ func (r *run) prepare() error {
 			return fmt.Errorf("%w: create run directory: %w", ErrCouldNotRun, err)
 		}
 		dir = d
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("%w: create run directory: %w", ErrCouldNotRun, err)
+	} else if err := freshDir(dir); err != nil {
+		return err
 	}
 	r.dir = dir
 	for _, sub := range []string{"shipped", "quarantine"} {
@@ -131,9 +131,13 @@ func (r *run) prepare() error {
 			"; an orphaned executor may outlive the run"})
 	}
 	lease := r.cfg.Lease
-	text := fmt.Sprintf("mode=%s factories=%s,%s (victim %s) jobs=%d job-sleep=%v lease=%v "+
+	leaseText := lease.String()
+	if r.cfg.Mode == ModeReal {
+		leaseText, lease = "the server's", 0 // learnt from its first CLAIM
+	}
+	text := fmt.Sprintf("mode=%s factories=%s,%s (victim %s) jobs=%d job-sleep=%v lease=%s "+
 		"renew=%v dir=%s", r.cfg.Mode, r.cfg.Factories[0], r.cfg.Factories[1],
-		r.cfg.Factories[0], r.cfg.Jobs, r.cfg.JobSleep, lease, r.cfg.Renew, dir)
+		r.cfg.Factories[0], r.cfg.Jobs, r.cfg.JobSleep, leaseText, r.cfg.Renew, dir)
 	if r.cfg.Bug != coord.BugNone {
 		text += " inject-bug=" + string(r.cfg.Bug)
 	}
@@ -324,9 +328,10 @@ func (r *run) killVictim(ctx context.Context) error {
 	<-daemon.done // the executor is re-parented to us from here on
 	r.out.emit(Progress{Step: StepKill, Factory: v, Job: r.victimJob, Epoch: r.victimEp,
 		Pid: daemon.pid(), Text: fmt.Sprintf("killed factory %s (pid %d, SIGKILL) mid-job "+
-			"on %s@%d: its heartbeats stop", v, daemon.pid(), r.victimJob, r.victimEp)})
+			"on %s@%d, its executor frozen just before: its heartbeats stop", v, daemon.pid(),
+			r.victimJob, r.victimEp)})
 	r.out.emit(Progress{Step: StepFreeze, Factory: v, Job: r.victimJob, Epoch: r.victimEp,
-		Pid: pid, Text: fmt.Sprintf("froze its orphaned executor pid %d (SIGSTOP): "+
+		Pid: pid, Text: fmt.Sprintf("its orphaned executor pid %d stays frozen (SIGSTOP): "+
 			"the zombie still believes it holds %s@%d", pid, r.victimJob, r.victimEp)})
 	return r.checkStillHeld()
 }
@@ -337,7 +342,10 @@ func (r *run) checkStillHeld() error {
 	done := false
 	_ = r.w.until(context.Background(), 0, "", func(vw view) bool {
 		j := vw.State.Jobs[r.victimJob]
-		done = j != nil && j.Stage.Terminal() && j.Epoch == r.victimEp
+		// The finisher stays the holder of a final job: only the victim's
+		// own done at its own epoch means it beat the kill.
+		done = j != nil && j.Stage.Terminal() && j.Epoch == r.victimEp &&
+			j.Holder == r.cfg.Factories[0]
 		return true
 	})
 	if done {
@@ -384,7 +392,7 @@ func (r *run) awaitReclaim(ctx context.Context) error {
 		// A job that ends at the victim's epoch was finished by the victim
 		// (its done was in flight at the kill): there is nothing to reclaim.
 		j := vw.State.Jobs[job]
-		if j != nil && j.Stage.Terminal() && j.Epoch == ep {
+		if j != nil && j.Stage.Terminal() && j.Epoch == ep && j.Holder == r.cfg.Factories[0] {
 			return true
 		}
 		if r.noStream {
@@ -626,4 +634,22 @@ func (r *run) cleanup() {
 	}
 	r.out.emit(Progress{Step: StepCleanup, Text: "stopped every process; removed the run " +
 		"directory (--keep keeps it)"})
+}
+
+// freshDir makes dir for a run, refusing one that already holds a run: a
+// coordinator started on an old coord/ would recover its jobs, and the
+// scenario would judge the old run's history as if it were this one's.
+func freshDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("%w: create run directory: %w", ErrCouldNotRun, err)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("%w: read run directory: %w", ErrCouldNotRun, err)
+	}
+	if len(ents) > 0 {
+		return fmt.Errorf("%w: --dir %s is not empty (it holds %s); give a new or empty "+
+			"directory for each run", ErrConfig, dir, ents[0].Name())
+	}
+	return nil
 }
