@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -125,6 +126,10 @@ func TestParseSeconds(t *testing.T) {
 // stderr that names the problem, nothing on stdout, and no stack trace.
 // The run is in-process: a usage error is found before anything starts.
 func TestBadUsageExits2(t *testing.T) {
+	nonEmptyDir := t.TempDir()
+	if err := os.WriteFile(nonEmptyDir+"/old", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		args []string
@@ -145,6 +150,14 @@ func TestBadUsageExits2(t *testing.T) {
 			"--inject-bug", "no-fence"}, nil, "needs stub mode"},
 		{"stray argument", []string{"--headless", "extra"}, nil, `unexpected argument "extra"`},
 		{"keep not bool", nil, []string{"DEMO_KEEP", "maybe"}, "DEMO_KEEP"},
+		{"dir not empty", []string{"--dir", nonEmptyDir}, nil, "is not empty"},
+		{"coordinator extra", []string{"coordinator", "--dir", "x", "extra"}, nil,
+			`unexpected argument "extra"`},
+		{"factory extra", []string{"factory", "--id", "f", "--api", "http://127.0.0.1:1/api",
+			"--work", "w", "extra"}, nil, `unexpected argument "extra"`},
+		{"bench extra", []string{"bench", "extra"}, nil, `unexpected argument "extra"`},
+		{"bench zero jobs", []string{"bench", "--jobs", "0"}, nil, "above zero"},
+		{"bench zero clients", []string{"bench", "--clients", "4,0"}, nil, "above zero"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

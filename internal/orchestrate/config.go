@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/twofactory/twofactory/internal/coord"
@@ -77,6 +78,12 @@ func (c Config) Validate() error {
 		if err := coord.CheckID("product", c.Product); err != nil {
 			return bad("%v", err)
 		}
+	}
+	// A run directory that already holds a run would hand the coordinator
+	// the old run's jobs, and the judge would read the old history.
+	if ents, err := os.ReadDir(c.Dir); c.Dir != "" && err == nil && len(ents) > 0 {
+		return bad("--dir %s is not empty (it holds %s); give a new or empty directory "+
+			"for each run", c.Dir, ents[0].Name())
 	}
 	if c.Mode == ModeStub {
 		return c.validateStub(bad)

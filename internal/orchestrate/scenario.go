@@ -117,8 +117,8 @@ func (r *run) prepare() error {
 			return fmt.Errorf("%w: create run directory: %w", ErrCouldNotRun, err)
 		}
 		dir = d
-	} else if err := freshDir(dir); err != nil {
-		return err
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("%w: create run directory: %w", ErrCouldNotRun, err)
 	}
 	r.dir = dir
 	for _, sub := range []string{"shipped", "quarantine"} {
@@ -634,22 +634,4 @@ func (r *run) cleanup() {
 	}
 	r.out.emit(Progress{Step: StepCleanup, Text: "stopped every process; removed the run " +
 		"directory (--keep keeps it)"})
-}
-
-// freshDir makes dir for a run, refusing one that already holds a run: a
-// coordinator started on an old coord/ would recover its jobs, and the
-// scenario would judge the old run's history as if it were this one's.
-func freshDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("%w: create run directory: %w", ErrCouldNotRun, err)
-	}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("%w: read run directory: %w", ErrCouldNotRun, err)
-	}
-	if len(ents) > 0 {
-		return fmt.Errorf("%w: --dir %s is not empty (it holds %s); give a new or empty "+
-			"directory for each run", ErrConfig, dir, ents[0].Name())
-	}
-	return nil
 }
