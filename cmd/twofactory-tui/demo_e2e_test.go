@@ -407,16 +407,7 @@ func TestDemoCouldNotRun(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			d := startDemo(t, append([]string{"--headless"}, c.args(t)...), c.env...)
-			code := d.wait()
-			stderr := d.stderrText()
-			if code != exitCouldNotRun {
-				t.Fatalf("exit %d, want 3; stderr %q\n%s", code, stderr, d.stdout())
-			}
-			lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
-			if len(lines) != 1 || !strings.Contains(stderr, c.says) {
-				t.Errorf("stderr %q: want one line saying %q", stderr, c.says)
-			}
-			d.checkNoneLeft(false)
+			d.checkCouldNotRun(c.says)
 		})
 	}
 }
@@ -431,4 +422,20 @@ func dirUnderFile(t *testing.T) []string {
 		t.Fatal(err)
 	}
 	return []string{"--dir", filepath.Join(file, "run")}
+}
+
+// checkCouldNotRun waits for the demo and checks that it could not run:
+// exit 3, one line on stderr saying says, and no process of it left.
+func (d *demoProc) checkCouldNotRun(says string) {
+	d.t.Helper()
+	code := d.wait()
+	stderr := d.stderrText()
+	if code != exitCouldNotRun {
+		d.t.Fatalf("exit %d, want 3; stderr %q\n%s", code, stderr, d.stdout())
+	}
+	lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
+	if len(lines) != 1 || !strings.Contains(stderr, says) {
+		d.t.Errorf("stderr %q: want one line saying %q", stderr, says)
+	}
+	d.checkNoneLeft(false)
 }
