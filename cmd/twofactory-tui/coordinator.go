@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -50,6 +51,11 @@ func runCoordinator(args []string, io stdio) error {
 	case *lease <= 0 || *reap <= 0 || *ckpt <= 0:
 		return usageError("--lease, --reap-interval and --checkpoint-interval must be above zero")
 	}
+	// A malformed address is bad usage, found before the data directory is
+	// made; one that is well formed but cannot be bound is found by Start.
+	if _, err := net.ResolveTCPAddr("tcp", *listen); err != nil {
+		return usageError("--listen %q: %v", *listen, err)
+	}
 
 	// Catch the signals before the address is announced: a script that
 	// reads it and at once sends SIGTERM must get the clean stop, not the
@@ -71,7 +77,7 @@ func runCoordinator(args []string, io stdio) error {
 	addr, err := srv.Start(*listen)
 	if err != nil {
 		c.Close()
-		return fmt.Errorf("listen on %s: %w", *listen, err)
+		return err // already names the address
 	}
 	if *addrFile != "" {
 		if err := os.WriteFile(*addrFile, []byte(addr.String()+"\n"), 0o644); err != nil {

@@ -156,6 +156,8 @@ func TestBadUsageExits2(t *testing.T) {
 		{"factory extra", []string{"factory", "--id", "f", "--api", "http://127.0.0.1:1/api",
 			"--work", "w", "extra"}, nil, `unexpected argument "extra"`},
 		{"bench extra", []string{"bench", "extra"}, nil, `unexpected argument "extra"`},
+		{"coordinator bad listen", []string{"coordinator", "--dir", "x", "--listen",
+			"127.0.0.1:99999"}, nil, `--listen "127.0.0.1:99999"`},
 		{"bench zero jobs", []string{"bench", "--jobs", "0"}, nil, "above zero"},
 		{"bench zero clients", []string{"bench", "--clients", "4,0"}, nil, "above zero"},
 	}

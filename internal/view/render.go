@@ -99,8 +99,12 @@ func (m *model) viewHeader() []string {
 	if m.results != nil && m.results.Mode != "" && m.opt.Mode == "" {
 		mode = m.results.Mode
 	}
-	parts := []string{st.title.Render(m.title()), mode,
-		"elapsed " + seconds(m.elapsed())}
+	parts := []string{st.title.Render(m.title()), mode}
+	if !m.opt.Observe {
+		// Observe mode has no start to count from, and its clock only ticks
+		// while a lease is live: an elapsed time there would stand still.
+		parts = append(parts, "elapsed "+seconds(m.elapsed()))
+	}
 	if m.lease > 0 {
 		parts = append(parts, "lease "+seconds(m.lease))
 	}

@@ -170,3 +170,15 @@ func TestViewIsPure(t *testing.T) {
 		t.Errorf("two Views of one model differ:\n%s\n---\n%s", a, b)
 	}
 }
+
+// In observe mode the header has no elapsed time: there is no start to
+// count from, and the clock only ticks while a lease is live.
+func TestObserveHeaderHasNoElapsed(t *testing.T) {
+	for _, observe := range []bool{false, true} {
+		tm := newTestModel(t, Options{Observe: observe, Title: "observe x"}, 100, 30)
+		first := strings.SplitN(tm.screen(), "\n", 2)[0]
+		if got := strings.Contains(first, "elapsed"); got == observe {
+			t.Errorf("observe=%v: header %q, want elapsed shown=%v", observe, first, !observe)
+		}
+	}
+}
