@@ -21,19 +21,29 @@ func (r *run) judge() *Results {
 		return r.judgeFromStates()
 	}
 	evs := r.ourEvents()
-	h := foldHistory(evs)
+	c := coord.NewChecker()
+	var vs []coord.Violation
+	for _, e := range evs {
+		vs = append(vs, c.Observe(e)...)
+	}
+	vs = append(vs, c.Finish(true)...)
+	stats := c.Stats()
+
 	res := &Results{Mode: r.cfg.Mode, Violations: []string{}}
-	for _, v := range coord.Check(evs, true) {
+	for _, v := range vs {
 		res.Violations = append(res.Violations, v.String())
 	}
-	shipped := r.listDir("shipped")
+	final := map[string]coord.JobState{} // each job as the coordinator last recorded it
+	for _, e := range evs {
+		final[e.Job] = e.After
+	}
 	for _, id := range r.jobs {
-		res.Jobs = append(res.Jobs, h.row(id))
+		res.Jobs = append(res.Jobs, jobRow(stats, final, id))
 	}
 	res.Guarantees = []GuaranteeResult{
-		r.judgeNoDoubleAssign(h, evs, shipped),
-		r.judgeFencing(h),
-		r.judgeParallelism(h),
+		r.judgeNoDoubleAssign(stats, evs, r.listDir("shipped")),
+		r.judgeFencing(stats, evs, vs),
+		r.judgeParallelism(holdSpans(evs)),
 	}
 	res.Pass = len(res.Violations) == 0
 	for _, g := range res.Guarantees {
@@ -62,7 +72,8 @@ func (r *run) ourEvents() []coord.Event {
 	return out
 }
 
-func (r *run) judgeNoDoubleAssign(h *history, evs []coord.Event, shipped []string) GuaranteeResult {
+func (r *run) judgeNoDoubleAssign(stats coord.CheckStats, evs []coord.Event,
+	shipped []string) GuaranteeResult {
 	g := GuaranteeResult{Name: GuaranteeNoDoubleAssign, Pass: true}
 	grants := map[string]int{}
 	for _, e := range evs {
@@ -77,8 +88,8 @@ func (r *run) judgeNoDoubleAssign(h *history, evs []coord.Event, shipped []strin
 		}
 	}
 	for _, id := range r.jobs {
-		if n := h.jobs[id].ships; n != 1 {
-			problems = append(problems, fmt.Sprintf("%s shipped %d times", id, n))
+		if js, _ := stats.Job(id); len(js.Ships) != 1 {
+			problems = append(problems, fmt.Sprintf("%s shipped %d times", id, len(js.Ships)))
 		}
 		if n := countPrefix(shipped, id); n != 1 {
 			problems = append(problems, fmt.Sprintf("shipped/ holds %d results of %s", n, id))
@@ -94,27 +105,39 @@ func (r *run) judgeNoDoubleAssign(h *history, evs []coord.Event, shipped []strin
 	return g
 }
 
-func (r *run) judgeFencing(h *history) GuaranteeResult {
+func (r *run) judgeFencing(stats coord.CheckStats, evs []coord.Event,
+	vs []coord.Violation) GuaranteeResult {
 	g := GuaranteeResult{Name: GuaranteeFencing}
 	v, job, ep := r.cfg.Factories[0], r.victimJob, r.victimEp
-	j := h.jobs[job]
-	if j == nil {
+	j, ok := stats.Job(job)
+	if !ok {
 		g.Evidence = "the victim never held a job"
 		return g
 	}
 	var missing []string
-	if !slices.Contains(j.reclaimedFrom, v) {
+	// The coordinator's own RECLAIM names the holder it took the job from.
+	if findEvent(evs, func(e coord.Event) bool {
+		return e.Type == coord.EvReclaim && e.Job == job && e.Factory == v
+	}) == nil {
 		missing = append(missing, fmt.Sprintf("no RECLAIM of %s from %s", job, v))
 	}
-	if j.winner == v || j.winnerEpoch <= ep {
+	if j.Winner == v || j.WinnerEpoch <= ep {
 		missing = append(missing, fmt.Sprintf("%s was not completed at a newer epoch "+
-			"by another factory (winner %s@%d)", job, dash(j.winner), j.winnerEpoch))
+			"by another factory (winner %s@%d)", job, dash(j.Winner), j.WinnerEpoch))
 	}
-	if !slices.Contains(j.fencedEpochs, ep) {
+	if !slices.ContainsFunc(j.Fences, func(f coord.FenceRecord) bool {
+		return f.Factory == v && f.Epoch == ep
+	}) {
 		missing = append(missing, fmt.Sprintf("no 409 for the zombie's report at epoch %d", ep))
 	}
-	if j.staleAccepted > 0 {
-		missing = append(missing, fmt.Sprintf("%d stale report(s) ACCEPTED", j.staleAccepted))
+	stale := 0
+	for _, x := range vs {
+		if x.Job == job && x.Kind == coord.VStaleAccepted {
+			stale++
+		}
+	}
+	if stale > 0 {
+		missing = append(missing, fmt.Sprintf("%d stale report(s) ACCEPTED", stale))
 	}
 	q := fmt.Sprintf("%s@epoch=%d", job, ep)
 	if !slices.Contains(r.listDir("quarantine"), q) {
@@ -127,14 +150,14 @@ func (r *run) judgeFencing(h *history) GuaranteeResult {
 	g.Pass = true
 	g.Evidence = fmt.Sprintf("%s reclaimed from %s (epoch %d -> %d), completed by %s at epoch %d; "+
 		"zombie's report at epoch %d refused with 409; result in quarantine/%s, never shipped",
-		job, v, ep, ep+1, j.winner, j.winnerEpoch, ep, q)
+		job, v, ep, ep+1, j.Winner, j.WinnerEpoch, ep, q)
 	return g
 }
 
-func (r *run) judgeParallelism(h *history) GuaranteeResult {
+func (r *run) judgeParallelism(held map[string][]span) GuaranteeResult {
 	g := GuaranteeResult{Name: GuaranteeParallelism}
 	a, b := r.cfg.Factories[0], r.cfg.Factories[1]
-	overlap := overlapOf(h.held[a], h.held[b])
+	overlap := overlapOf(held[a], held[b])
 	if overlap <= 0 {
 		g.Evidence = fmt.Sprintf("%s and %s never held jobs at the same time", a, b)
 		return g
@@ -178,82 +201,51 @@ func dash(s string) string {
 	return s
 }
 
-// history is the scenario's reading of the events: per job who won, who
-// lost it, which epochs were fenced; per factory the spans it held a lease.
-type history struct {
-	jobs map[string]*jobHistory
-	held map[string][]span
-}
-
-type jobHistory struct {
-	stage         coord.Stage
-	epoch         uint64
-	winner        string
-	winnerEpoch   uint64
-	ships         int
-	reclaimedFrom []string
-	fencedEpochs  []uint64
-	staleAccepted int
-	holder        string
-	holdStart     time.Time
-}
-
+// span is a stretch of time a factory held a lease on some job.
 type span struct{ from, to time.Time }
 
-func foldHistory(evs []coord.Event) *history {
-	h := &history{jobs: map[string]*jobHistory{}, held: map[string][]span{}}
+// holdSpans reads, per factory, the spans it held leases: from each CLAIM
+// to the event that ended that holding (a final patch, a reclaim, a release,
+// or another factory's claim of the same job). It is the one thing the
+// judge needs that the checker's stats do not keep.
+func holdSpans(evs []coord.Event) map[string][]span {
+	type holding struct {
+		factory string
+		since   time.Time
+	}
+	held := map[string][]span{}
+	now := map[string]holding{} // job -> its current holding
+	end := func(job string, at time.Time) {
+		if h, ok := now[job]; ok {
+			held[h.factory] = append(held[h.factory], span{h.since, at})
+			delete(now, job)
+		}
+	}
 	for _, e := range evs {
-		j := h.jobs[e.Job]
-		if j == nil {
-			j = &jobHistory{}
-			h.jobs[e.Job] = j
+		switch {
+		case e.Type == coord.EvClaim:
+			end(e.Job, e.Time)
+			now[e.Job] = holding{e.Factory, e.Time}
+		case e.Type == coord.EvReclaim, e.Type == coord.EvRelease,
+			e.Type == coord.EvPatch && e.After.Stage.Terminal():
+			end(e.Job, e.Time)
 		}
-		h.apply(j, e)
-		j.stage, j.epoch = e.After.Stage, e.After.Epoch
 	}
-	return h
+	return held
 }
 
-func (h *history) apply(j *jobHistory, e coord.Event) {
-	switch e.Type {
-	case coord.EvClaim:
-		h.endHold(j, e.Time)
-		j.holder, j.holdStart = e.Factory, e.Time
-	case coord.EvPatch:
-		if e.Epoch != j.epoch || (j.holder != "" && e.Factory != j.holder) {
-			j.staleAccepted++
-		}
-		if e.After.Stage == coord.StageDone {
-			j.ships++
-			j.winner, j.winnerEpoch = e.Factory, e.Epoch
-		}
-		if e.After.Stage.Terminal() {
-			h.endHold(j, e.Time)
-		}
-	case coord.EvReclaim, coord.EvRelease:
-		j.reclaimedFrom = append(j.reclaimedFrom, e.Factory)
-		h.endHold(j, e.Time)
-	case coord.EvFence:
-		j.fencedEpochs = append(j.fencedEpochs, e.Epoch)
-	}
-}
-
-func (h *history) endHold(j *jobHistory, at time.Time) {
-	if j.holder != "" {
-		h.held[j.holder] = append(h.held[j.holder], span{j.holdStart, at})
-		j.holder = ""
-	}
-}
-
-func (h *history) row(id string) JobResult {
-	j := h.jobs[id]
-	if j == nil {
+// jobRow is one job's row of RESULTS: its stage and epoch as the
+// coordinator last recorded them (final), the rest from the checker's stats.
+func jobRow(stats coord.CheckStats, final map[string]coord.JobState, id string) JobResult {
+	j, ok := stats.Job(id)
+	st, seen := final[id]
+	if !ok || !seen {
 		return JobResult{ID: id, Stage: "missing"}
 	}
-	row := JobResult{ID: id, Stage: string(j.stage), Winner: j.winner, Epoch: j.epoch,
-		Ships: j.ships, ReclaimedFrom: strings.Join(j.reclaimedFrom, ",")}
-	if n := len(j.fencedEpochs); n > 0 {
-		row.FencedEpoch = j.fencedEpochs[n-1]
+	row := JobResult{ID: id, Stage: string(st.Stage), Winner: j.Winner, Epoch: st.Epoch,
+		Ships: len(j.Ships), ReclaimedFrom: strings.Join(j.ReclaimedFrom(), ",")}
+	if n := len(j.Fences); n > 0 {
+		row.FencedEpoch = j.Fences[n-1].Epoch
 	}
 	return row
 }

@@ -285,20 +285,29 @@ func TestJudgeCatchesEachFault(t *testing.T) {
 	}
 }
 
-func TestFoldHistorySpans(t *testing.T) {
-	h := foldHistory(scenario(variant{}))
-	j := h.jobs["job-1"]
-	if !slices.Equal(j.reclaimedFrom, []string{victim}) || !slices.Equal(j.fencedEpochs,
-		[]uint64{1}) || j.winner != survivor || j.winnerEpoch != 2 || j.ships != 1 {
-		t.Fatalf("job-1 history = %+v", j)
+func TestJobRowAndHoldSpans(t *testing.T) {
+	evs := scenario(variant{})
+	c := coord.NewChecker()
+	for _, e := range evs {
+		c.Observe(e)
 	}
-	if n := len(h.held[victim]); n != 1 {
-		t.Fatalf("victim held %d spans, want 1 (claim to reclaim): %v", n, h.held[victim])
+	final := map[string]coord.JobState{}
+	for _, e := range evs {
+		final[e.Job] = e.After
 	}
-	if n := len(h.held[survivor]); n != 3 {
-		t.Fatalf("survivor held %d spans, want 3: %v", n, h.held[survivor])
+	row := jobRow(c.Stats(), final, "job-1")
+	if row.ReclaimedFrom != victim || row.FencedEpoch != 1 || row.Winner != survivor ||
+		row.Epoch != 2 || row.Ships != 1 {
+		t.Fatalf("job-1 row = %+v", row)
 	}
-	if overlapOf(h.held[victim], h.held[survivor]) <= 0 {
+	held := holdSpans(evs)
+	if n := len(held[victim]); n != 1 {
+		t.Fatalf("victim held %d spans, want 1 (claim to reclaim): %v", n, held[victim])
+	}
+	if n := len(held[survivor]); n != 3 {
+		t.Fatalf("survivor held %d spans, want 3: %v", n, held[survivor])
+	}
+	if overlapOf(held[victim], held[survivor]) <= 0 {
 		t.Fatal("no overlap in the good history")
 	}
 }
